@@ -1,0 +1,1 @@
+"""APIAny: one API key for chat, embedding, image, audio and video models."""

@@ -1,0 +1,5 @@
+import sys
+
+from apiany.cli import main
+
+sys.exit(main())

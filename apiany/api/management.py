@@ -1,0 +1,82 @@
+"""The management API (/api/*) for signed-in users: keys and usage.
+Every query is scoped to the caller's own rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from apiany.api.deps import CurrentUser
+from apiany.core.db import session_scope
+from apiany.services.keys import KeyCreate, KeyPublic, KeyUpdate, create_key, list_keys, revoke_key, update_key
+from apiany.services.usage import UsageFilters, list_usage, request_story
+
+router = APIRouter(prefix="/api", tags=["management"])
+
+
+def _actor(user) -> str:
+    return f"user:{user.id}"
+
+
+@router.get("/keys")
+def get_keys(user: CurrentUser) -> dict:
+    with session_scope() as session:
+        return {"data": [KeyPublic.of(k) for k in list_keys(session, user_id=user.id)]}
+
+
+@router.post("/keys", status_code=201)
+def post_key(data: KeyCreate, user: CurrentUser) -> dict:
+    """Creates a key. The `key` field is the secret, shown this one time."""
+    with session_scope() as session:
+        secret, key = create_key(session, user_id=user.id, data=data, actor=_actor(user))
+        return {"key": secret, "api_key": KeyPublic.of(key)}
+
+
+@router.patch("/keys/{key_id}")
+def patch_key(key_id: int, data: KeyUpdate, user: CurrentUser) -> KeyPublic:
+    with session_scope() as session:
+        return KeyPublic.of(update_key(session, user_id=user.id, key_id=key_id, data=data,
+                                       actor=_actor(user)))
+
+
+@router.post("/keys/{key_id}/disable")
+def disable_key(key_id: int, user: CurrentUser) -> KeyPublic:
+    return patch_key(key_id, KeyUpdate(status="disabled"), user)
+
+
+@router.post("/keys/{key_id}/enable")
+def enable_key(key_id: int, user: CurrentUser) -> KeyPublic:
+    return patch_key(key_id, KeyUpdate(status="active"), user)
+
+
+@router.post("/keys/{key_id}/revoke")
+def post_revoke_key(key_id: int, user: CurrentUser) -> KeyPublic:
+    with session_scope() as session:
+        return KeyPublic.of(revoke_key(session, user_id=user.id, key_id=key_id, actor=_actor(user)))
+
+
+@router.get("/usage")
+def get_usage(
+    user: CurrentUser,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    api_key_id: int | None = None,
+    model: str | None = None,
+    status: str | None = None,
+    request_type: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict:
+    filters = UsageFilters(since=since, until=until, api_key_id=api_key_id, model=model,
+                           status=status, request_type=request_type)
+    with session_scope() as session:
+        rows, total = list_usage(session, user_id=user.id, filters=filters, limit=limit, offset=offset)
+        return {"data": [r.model_dump() for r in rows], "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/usage/{request_id}")
+def get_request(request_id: str, user: CurrentUser) -> dict:
+    with session_scope() as session:
+        return request_story(session, user_id=user.id, request_id=request_id)

@@ -1,0 +1,81 @@
+"""Ledger accounts: one per user ("user:{id}") plus the system sources and
+sinks. Locking rule (PostgreSQL): within one operation, the user account is
+locked first, then the API key row, then the system account; batch jobs take
+accounts in id order. Every change to an account's balance, lots and holds
+happens while its row is locked."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from apiany.core.db import is_postgres
+from apiany.core.errors import LedgerError
+from apiany.core.money import UNITS_PER_CREDIT
+from apiany.core.settings import get_settings
+from apiany.ledger.common import SYSTEM_CODES, check_choice, check_id
+from apiany.models.keys import ApiKey
+from apiany.models.ledger import LedgerAccount
+
+
+def _select_account(session: Session, code: str, lock: bool) -> LedgerAccount | None:
+    stmt = select(LedgerAccount).where(LedgerAccount.code == code)
+    if lock and is_postgres(session):
+        stmt = stmt.with_for_update()
+    # Re-read the row even if this session already holds the object: the
+    # values must be the ones seen under the lock, not a stale copy.
+    stmt = stmt.execution_options(populate_existing=True)
+    return session.exec(stmt).first()
+
+
+def _get_or_create(session: Session, code: str, lock: bool, **fields) -> LedgerAccount:
+    account = _select_account(session, code, lock)
+    if account is not None:
+        return account
+    account = LedgerAccount(code=code, **fields)
+    try:
+        with session.begin_nested():
+            session.add(account)
+    except IntegrityError as exc:
+        # Created concurrently (or the user does not exist): the savepoint
+        # kept the caller's transaction alive; read what is there.
+        account = _select_account(session, code, lock)
+        if account is None:
+            raise LedgerError(f"cannot create ledger account {code}: {exc.orig}") from exc
+    return account
+
+
+def user_account(session: Session, user_id: int, *, lock: bool = False) -> LedgerAccount:
+    """The user's account, created on first use. lock=True takes the row lock
+    (SELECT ... FOR UPDATE on PostgreSQL; SQLite's writer lock is already
+    held by BEGIN IMMEDIATE)."""
+    check_id(user_id, "user_id")
+    limit = get_settings().clawback_limit_credits * UNITS_PER_CREDIT
+    return _get_or_create(session, f"user:{user_id}", lock, user_id=user_id,
+                          is_system=False, overdraft_limit=limit)
+
+
+def system_account(session: Session, code: str, *, lock: bool = False) -> LedgerAccount:
+    check_choice(code, "code", SYSTEM_CODES)
+    return _get_or_create(session, code, lock, is_system=True)
+
+
+def lock_account(session: Session, account_id: int) -> LedgerAccount:
+    """Lock an account by id (user accounts of holds, lots and transactions)."""
+    stmt = select(LedgerAccount).where(LedgerAccount.id == account_id)
+    if is_postgres(session):
+        stmt = stmt.with_for_update()
+    account = session.exec(stmt.execution_options(populate_existing=True)).first()
+    if account is None:
+        raise LedgerError(f"ledger account #{account_id} does not exist")
+    return account
+
+
+def lock_api_key(session: Session, api_key_id: int) -> ApiKey:
+    stmt = select(ApiKey).where(ApiKey.id == api_key_id)
+    if is_postgres(session):
+        stmt = stmt.with_for_update()
+    key = session.exec(stmt.execution_options(populate_existing=True)).first()
+    if key is None:
+        raise LedgerError(f"API key #{api_key_id} does not exist", param="api_key_id")
+    return key

@@ -1,0 +1,1 @@
+"""Reflex console: state (calls services), components, layouts, pages."""

@@ -1,0 +1,137 @@
+"""The HTTP error contract: status, OpenAI error body, headers, nothing
+charged, a usage row for every authenticated request."""
+
+from __future__ import annotations
+
+import httpx
+import openai
+import pytest
+
+from tests.factories import make_key, make_user
+from tests.gateway.helpers import balance, ledger_ok, usage_rows
+
+MSG = [{"role": "user", "content": "hi"}]
+
+
+def test_bad_key_is_401_and_never_echoed(client_for, api):
+    with pytest.raises(openai.AuthenticationError) as info:
+        client_for("sk-not-a-real-key-000000000000000000").chat.completions.create(
+            model="sandbox-chat", messages=MSG)
+    assert info.value.status_code == 401
+    assert "sk-not-a-real" not in info.value.response.text
+    assert info.value.response.headers["x-request-id"].startswith("req_")
+    r = httpx.post(f"{api.url}/v1/chat/completions", json={"model": "sandbox-chat", "messages": MSG})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_key_in_query_string_is_not_accepted(api):
+    user = make_user(credits=1)
+    key = make_key(user)
+    r = httpx.post(f"{api.url}/v1/chat/completions?api_key={key}", json={"model": "sandbox-chat", "messages": MSG})
+    assert r.status_code == 401
+
+
+def test_model_out_of_scope_is_403_and_logged(client_for):
+    user = make_user(credits=1)
+    client = client_for(make_key(user, model_scope=["sandbox-embed"]))
+    before = balance(user)
+    with pytest.raises(openai.PermissionDeniedError) as info:
+        client.chat.completions.create(model="sandbox-chat", messages=MSG)
+    assert info.value.body["code"] == "model_not_allowed"
+    (row,) = usage_rows(user)
+    assert (row.status, row.http_status, row.credits_charged) == ("error", 403, 0)
+    assert balance(user) == before
+
+
+def test_unknown_model_is_404(client_for):
+    user = make_user(credits=1)
+    with pytest.raises(openai.NotFoundError) as info:
+        client_for(make_key(user)).chat.completions.create(model="no-such-model", messages=MSG)
+    assert info.value.body["param"] == "model"
+    assert usage_rows(user)[0].http_status == 404
+
+
+def test_rpm_limit_is_429_with_headers(client_for):
+    user = make_user(credits=1)
+    client = client_for(make_key(user, rpm_limit=2))
+    ok = client.chat.completions.with_raw_response.create(model="sandbox-chat", messages=MSG)
+    assert ok.headers["x-ratelimit-limit-requests"] == "2"
+    assert ok.headers["x-ratelimit-remaining-requests"] == "1"
+    client.chat.completions.create(model="sandbox-chat", messages=MSG)
+    before = balance(user)
+    with pytest.raises(openai.RateLimitError) as info:
+        client.chat.completions.create(model="sandbox-chat", messages=MSG)
+    headers = info.value.response.headers
+    assert int(headers["retry-after"]) >= 1 and headers["x-ratelimit-remaining-requests"] == "0"
+    assert balance(user) == before
+    assert [r.http_status for r in usage_rows(user)] == [200, 200, 429]
+
+
+def test_no_credits_is_402_and_not_retried(client_for):
+    user = make_user(credits=0)
+    with pytest.raises(openai.APIStatusError) as info:
+        client_for(make_key(user)).chat.completions.create(model="sandbox-chat", messages=MSG)
+    assert info.value.status_code == 402
+    assert info.value.response.headers["x-should-retry"] == "false"
+    assert balance(user) == 0
+    assert usage_rows(user)[0].http_status == 402
+
+
+def test_key_budget_exhausted_is_402(client_for):
+    user = make_user(credits=10)
+    # a budget of 100 units cannot hold the default estimate (4096 output tokens * 2 credits/1M)
+    client = client_for(make_key(user, budget=100))
+    with pytest.raises(openai.APIStatusError) as info:
+        client.chat.completions.create(model="sandbox-chat", messages=MSG)
+    assert info.value.status_code == 402 and "budget" in info.value.message.lower()
+
+
+def test_disabled_key_is_403(client_for, api):
+    from apiany.core.db import session_scope
+    from apiany.services.keys import KeyUpdate, list_keys, update_key
+
+    user = make_user(credits=1)
+    client = client_for(make_key(user))
+    client.chat.completions.create(model="sandbox-chat", messages=MSG)
+    with session_scope() as s:
+        (key,) = list_keys(s, user_id=user.id)
+        update_key(s, user_id=user.id, key_id=key.id, data=KeyUpdate(status="disabled"), actor="test")
+    with pytest.raises(openai.PermissionDeniedError) as info:
+        client.chat.completions.create(model="sandbox-chat", messages=MSG)
+    assert info.value.body["code"] == "key_disabled"
+
+
+@pytest.mark.parametrize("body, status, param", [
+    (b"{not json", 400, None),
+    (b'{"messages": []}', 400, "model"),
+    (b'{"model": 5, "messages": []}', 400, "model"),
+    (b'{"model": "sandbox-chat"}', 400, "messages"),
+    (b'{"model": "sandbox-chat", "messages": "hi"}', 400, "messages"),
+    (b'{"model": "sandbox-chat", "messages": [{"role":"user","content":"x"}], "stream": "yes"}', 400, "stream"),
+    (b'{"model": "sandbox-chat", "messages": [{"role":"user","content":"x"}], "max_tokens": -1}', 400, "max_tokens"),
+    (b'{"model": "sandbox-embed", "messages": [{"role":"user","content":"x"}]}', 400, "model"),
+])
+def test_bad_input_names_the_field_and_charges_nothing(api, body, status, param):
+    user = make_user(credits=1)
+    key = make_key(user)
+    before = balance(user)
+    r = httpx.post(f"{api.url}/v1/chat/completions", content=body,
+                   headers={"authorization": f"Bearer {key}", "content-type": "application/json"})
+    assert r.status_code == status, r.text
+    error = r.json()["error"]
+    assert error["param"] == param and error["message"]
+    assert balance(user) == before
+    (row,) = usage_rows(user)
+    assert (row.status, row.http_status, row.credits_charged) == ("error", status, 0)
+    assert ledger_ok() == []
+
+
+def test_oversized_body_is_413(api, monkeypatch):
+    user = make_user(credits=1)
+    key = make_key(user)
+    big = b'{"model": "sandbox-chat", "messages": [{"role": "user", "content": "' + b"x" * 11_000_000 + b'"}]}'
+    r = httpx.post(f"{api.url}/v1/chat/completions", content=big,
+                   headers={"authorization": f"Bearer {key}", "content-type": "application/json"})
+    assert r.status_code == 413
+    assert "limit" in r.json()["error"]["message"]
+    assert usage_rows(user)[0].http_status == 413
