@@ -21,7 +21,7 @@ from sqlmodel import Session, create_engine
 
 from apiany.core.settings import get_settings
 
-_engines: dict[str, Engine] = {}
+_engines: dict[tuple[str, bool], Engine] = {}
 _lock = threading.Lock()
 
 
@@ -31,7 +31,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, readonly: bool = False) -> Engine:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -54,21 +54,27 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # pragma: no cover - trivial
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the lock up front; readers (WAL) never wait for it.
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
     return engine
 
 
-def get_engine(url: str | None = None) -> Engine:
+def get_engine(url: str | None = None, *, readonly: bool = False) -> Engine:
+    """The engine for `url` (default: settings). `readonly=True` gives, on
+    SQLite, connections whose transactions do not take the write lock: use
+    it only for code that never writes (caches, listings)."""
     url = url or get_settings().database_url
+    sqlite = url.startswith("sqlite")
+    key = (url, readonly and sqlite)
     with _lock:
-        engine = _engines.get(url)
+        engine = _engines.get(key)
         if engine is None:
-            if url.startswith("sqlite"):
-                engine = _sqlite_engine(url)
+            if sqlite:
+                engine = _sqlite_engine(url, readonly=readonly)
             else:
                 engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
-            _engines[url] = engine
+            _engines[key] = engine
         return engine
 
 
@@ -84,9 +90,9 @@ def is_postgres(session: Session) -> bool:
 
 
 @contextmanager
-def session_scope(url: str | None = None) -> Iterator[Session]:
+def session_scope(url: str | None = None, *, readonly: bool = False) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
-    session = Session(get_engine(url), expire_on_commit=False)
+    session = Session(get_engine(url, readonly=readonly), expire_on_commit=False)
     try:
         yield session
         session.commit()

@@ -87,7 +87,7 @@ class Catalog:
 
 
 def _load_catalog() -> Catalog:
-    with Session(get_engine()) as session:
+    with Session(get_engine(readonly=True)) as session:
         cat = Catalog()
         for m in session.exec(select(ApiModel)):
             cat.models[m.public_id] = ModelInfo(
@@ -117,7 +117,7 @@ def _load_catalog() -> Catalog:
 
 
 def _load_key(key_hash: str) -> KeyInfo | None:
-    with Session(get_engine()) as session:
+    with Session(get_engine(readonly=True)) as session:
         row = session.exec(select(ApiKey, User.is_active).join(User, User.id == ApiKey.user_id)
                            .where(ApiKey.key_hash == key_hash)).first()
         if row is None:

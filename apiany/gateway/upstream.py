@@ -28,9 +28,10 @@ def _session() -> aiohttp.ClientSession:
 
 
 async def close_sessions() -> None:
-    for session in list(_sessions.values()):
+    """Close this event loop's session (each loop owns its own)."""
+    session = _sessions.pop(id(asyncio.get_running_loop()), None)
+    if session is not None:
         await session.close()
-    _sessions.clear()
 
 
 async def open_upstream(req: UpstreamRequest, *, connect_timeout: float) -> aiohttp.ClientResponse:

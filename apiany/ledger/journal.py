@@ -49,10 +49,9 @@ def check_labels(*, actor: str, memo: str, reference_type: str, reference_id: st
 def claim(session: Session, *, kind: str, idempotency_key: str, fp: str, actor: str,
           memo: str, reference_type: str, reference_id: str, now: datetime,
           reverses_transaction_id: int | None = None) -> tuple[LedgerTransaction, bool]:
-    """Insert the transaction row; (row, True) when new, (original, False) on replay."""
-    existing = replayed(session, idempotency_key, fp)
-    if existing is not None:
-        return existing, False
+    """Insert the transaction row; (row, True) when new, (original, False)
+    when a concurrent writer inserted the key first. Callers look for a
+    replay with `replayed` before their checks, so this does not again."""
     tx = LedgerTransaction(kind=kind, idempotency_key=idempotency_key, fingerprint=fp,
                            reference_type=reference_type, reference_id=reference_id,
                            actor=actor, memo=memo, created_at=now,

@@ -16,7 +16,7 @@ from sqlmodel import Session, func, select
 
 from apiany.ledger.accounts import lock_account, system_account
 from apiany.ledger.common import db_time, fingerprint, now_or
-from apiany.ledger.journal import claim, write_entries
+from apiany.ledger.journal import claim, replayed, write_entries
 from apiany.models.ledger import CreditLot, LedgerAccount, LedgerTransaction, LotMovement
 
 LOT_ORDER = (CreditLot.expires_at.is_(None), CreditLot.expires_at, CreditLot.id)
@@ -105,7 +105,10 @@ def _expire_one(session: Session, account: LedgerAccount, lot: CreditLot, now: d
         return False
     sink = system_account(session, "system:expirations", lock=True)
     fp = fingerprint("expiration", [account.code, sink.code], amount, "credit_lot", str(lot.id))
-    tx, created = claim(session, kind="expiration", idempotency_key=_expiry_key(session, lot),
+    key = _expiry_key(session, lot)
+    if replayed(session, key, fp) is not None:
+        return False
+    tx, created = claim(session, kind="expiration", idempotency_key=key,
                         fp=fp, actor="system", memo=f"lot #{lot.id} expired",
                         reference_type="credit_lot", reference_id=str(lot.id), now=now)
     if not created:

@@ -53,7 +53,7 @@ def _running_balances(session: Session) -> list[str]:
         counts[code] = counts.get(code, 0) + 1
     return [f"Account {code}: entry #{entry_id} (transaction #{tx_id}) records balance_after "
             f"{after} units but the running sum of entries there is {run} units "
-            f"({counts[code]} entr{'y' if counts[code] == 1 else 'ies'} of this account disagree)."
+            f"(entries of this account that disagree: {counts[code]})."
             for code, (entry_id, tx_id, after, run) in first.items()]
 
 

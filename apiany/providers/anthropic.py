@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from apiany.providers.base import (
     DONE, BaseAdapter, ChannelConfig, ProviderError, StreamParser, UpstreamRequest, Usage,
-    count_words, join_url, sse_event,
+    count_words, error_from_body, join_url, sse_event,
 )
 
 API_VERSION = "2023-06-01"
@@ -210,8 +210,8 @@ class AnthropicAdapter(BaseAdapter):
                        model: str | None = None) -> tuple[dict, Usage]:
         self.check_type(request_type)
         msg = self.parse_body(status, data, headers)
-        if msg.get("type") == "error":
-            raise self.map_error(status, data, headers)
+        if msg.get("type") == "error":  # an error dressed as a 2xx
+            raise error_from_body(None, msg.get("error"), headers)
         if not isinstance(msg.get("content"), list):
             raise ProviderError("malformed", "Anthropic response has no content list",
                                 status=status)

@@ -348,7 +348,7 @@ def set_role(session: Session, *, actor_user: User, user_id: int, role: str, cli
         raise NotFound(f"No user with id {user_id}", param="user_id")
     if target.role == role:
         return target
-    if target.role == "admin":
+    if target.role == "admin" and target.is_active:
         admins = session.exec(select(User.id).where(User.role == "admin", User.is_active.is_(True))).all()
         if len(admins) <= 1:
             raise Conflict("The last admin cannot be demoted", param="role")

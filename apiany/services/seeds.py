@@ -258,8 +258,13 @@ class SeedReport:
     unchanged = property(lambda self: self.total("unchanged"))
 
     def summary(self) -> str:
-        return "; ".join(f"{s}: {c['created']} created, {c['updated']} updated, {c['unchanged']} unchanged"
+        text = "; ".join(f"{s}: {c['created']} created, {c['updated']} updated, {c['unchanged']} unchanged"
                          for s, c in self.counts.items())
+        if self.disabled_channels:
+            text += f"; disabled until their secret is set: {', '.join(self.disabled_channels)}"
+        return text
+
+    __str__ = summary
 
 
 # ---- reading and checking ---------------------------------------------------------------
@@ -308,16 +313,14 @@ def _read_file(path: Path, problems: list[str]) -> list[_Entry]:
         return []
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = f"line {mark.line + 1}: " if mark else ""
-        problems.append(f"{path}: {line}{exc.problem or exc.context}")
+        problems.append(f"{path}: {f'line {mark.line + 1}: ' if mark else ''}{exc.problem or exc.context}")
         return []
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         problems.append(f"{path}: cannot read: {exc}")
         return []
-    if data is None:
-        return []
     if not isinstance(data, dict):
-        problems.append(f"{path}: the top level must be a mapping with {', '.join(SECTIONS)}")
+        if data is not None:
+            problems.append(f"{path}: the top level must be a mapping with {', '.join(SECTIONS)}")
         return []
     entries = []
     for section, items in data.items():

@@ -135,7 +135,8 @@ def test_form_errors_redirect_back_with_message(client):
 
 def test_form_logout_redirects_to_login(client):
     _signup(client)
-    response = client.post("/api/auth/logout", data={}, follow_redirects=False)
+    response = client.post("/api/auth/logout", content=b"", follow_redirects=False,
+                           headers={"content-type": "application/x-www-form-urlencoded"})
     assert response.status_code == 303 and response.headers["location"] == "/login"
     assert client.get("/api/auth/me").status_code == 401
 

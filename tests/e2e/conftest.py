@@ -3,8 +3,9 @@
 `live_app` (session scope) migrates and seeds a fresh SQLite file, starts
 `reflex run --env prod` on one free port (pages, /api and /v1 together) in its
 own process group, waits for `/healthz` and the frontend, and kills the whole
-group at the end. The Reflex build goes to a private web directory so a run
-never overwrites the `.web/` of a developer's `make run` (or another test run).
+group at the end. The Reflex build goes to a private web directory
+(REFLEX_WEB_WORKDIR; bun installs it from its cache and reflex.lock/) so a run
+never overwrites the `.web/` of a developer's `make run` or of another run.
 
 `browser_page` is a Playwright page in Debian's Chromium; on a failed test a
 full-page screenshot is saved under test-output/.
@@ -13,7 +14,6 @@ full-page screenshot is saved under test-output/.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -41,9 +41,14 @@ class LiveApp:
     base_url: str
     db_url: str
     log_path: Path
+    env: dict[str, str]
 
     def url(self, path: str) -> str:
         return self.base_url + path
+
+    def cli(self, *args: str) -> None:
+        """`python -m apiany ARGS` against the live app's database."""
+        _cli(self.env, *args)
 
 
 def _free_port() -> int:
@@ -57,7 +62,7 @@ def _app_env(db_url: str, port: int, workdir: Path) -> dict[str, str]:
            if not k.startswith(("APIANY_", "STRIPE_", "REFLEX_")) or k.startswith("APIANY_TEST_")}
     env.update({
         "APIANY_DATABASE_URL": db_url, "APIANY_PORT": str(port), "APIANY_SANDBOX": "1",
-        "APIANY_JOBS": "0", "APIANY_ENV": "test",
+        "APIANY_JOBS": "0",
         "PATH": f"{BUN_BIN}{os.pathsep}{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
         "REFLEX_USE_SYSTEM_BUN": "1", "REFLEX_CHECK_LATEST_VERSION": "0", "PYTHONUNBUFFERED": "1",
         "REFLEX_WEB_WORKDIR": str(workdir / "web"), "REFLEX_STATES_WORKDIR": str(workdir / "states"),
@@ -66,35 +71,11 @@ def _app_env(db_url: str, port: int, workdir: Path) -> dict[str, str]:
     return env
 
 
-def _prepare_web_dir(workdir: Path) -> None:
-    """Reuse the installed node_modules of .web/ (read-only, by symlink) so the
-    private build does not download packages again."""
-    web = workdir / "web"
-    web.mkdir(parents=True)
-    shared = ROOT / ".web"
-    for name in ("node_modules", "bun.lock", "package.json", "reflex.install_frontend_packages.cached"):
-        source = shared / name
-        if name == "node_modules" and source.is_dir():
-            (web / name).symlink_to(source, target_is_directory=True)
-        elif source.is_file():
-            shutil.copy2(source, web / name)
-
-
 def _cli(env: dict[str, str], *args: str) -> None:
     result = subprocess.run([sys.executable, "-m", "apiany", *args], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=180)
     if result.returncode != 0:
         raise RuntimeError(f"`python -m apiany {' '.join(args)}` failed:\n{result.stdout}\n{result.stderr}")
-
-
-def _create_tables_without_revisions(env: dict[str, str]) -> None:
-    # TEMPORARY, until alembic/versions holds a revision: `migrate` then has
-    # nothing to apply, so create the tables from the models instead.
-    if any((ROOT / "alembic" / "versions").glob("*.py")):
-        return
-    code = ("import apiany.models; from sqlmodel import SQLModel; from apiany.core.db import get_engine;"
-            " SQLModel.metadata.create_all(get_engine())")
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, timeout=120)
 
 
 def _wait_until_up(proc: subprocess.Popen, base_url: str, log_path: Path) -> None:
@@ -144,14 +125,13 @@ def _stop(proc: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="session")
 def live_app(tmp_path_factory) -> Iterator[LiveApp]:
+    began = time.monotonic()
     workdir = tmp_path_factory.mktemp("live_app")
     port = _free_port()
     db_url = f"sqlite:///{workdir / 'live.db'}"
     env = _app_env(db_url, port, workdir)
     _cli(env, "migrate")
-    _create_tables_without_revisions(env)
     _cli(env, "seed")
-    _prepare_web_dir(workdir)
 
     log_path = workdir / "reflex.log"
     started = time.monotonic()
@@ -165,8 +145,9 @@ def live_app(tmp_path_factory) -> Iterator[LiveApp]:
     base_url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(proc, base_url, log_path)
-        print(f"\nlive_app up on {base_url} in {time.monotonic() - started:.1f}s", file=sys.stderr)
-        yield LiveApp(base_url=base_url, db_url=db_url, log_path=log_path)
+        print(f"\nlive_app up on {base_url}: reflex {time.monotonic() - started:.1f}s, "
+              f"with migrate and seed {time.monotonic() - began:.1f}s", file=sys.stderr)
+        yield LiveApp(base_url=base_url, db_url=db_url, log_path=log_path, env=env)
     finally:
         _stop(proc)
 

@@ -33,11 +33,10 @@ def sandbox_stats(sandbox):
     return read
 
 
-@pytest.fixture
-def gateway_db(db_url, sandbox, monkeypatch):
-    """The test database, pointed at the sandbox, with the default catalog:
-    sandbox-chat (1 credit / 1M input, 2 / 1M output), sandbox-embed
-    (0.1 / 1M input), channel `sandbox` (priority 0) and its cost rules."""
+def _prepare(url: str, sandbox, monkeypatch) -> str:
+    """Point at the sandbox and write the default catalog: sandbox-chat
+    (1 credit / 1M input, 2 / 1M output), sandbox-embed (0.1 / 1M input),
+    channel `sandbox` (priority 0) and its cost rules."""
     monkeypatch.setenv("APIANY_SANDBOX_BASE_URL", sandbox.url)
     monkeypatch.setenv("APIANY_CHANNEL_COOLDOWN_SECONDS", "1")
     reset_settings()
@@ -48,17 +47,38 @@ def gateway_db(db_url, sandbox, monkeypatch):
         add_channel(session, "sandbox", groups=["default"])
         add_cost(session, "sandbox", "sandbox-chat", cost_input_per_m=500_000, cost_output_per_m=1_000_000)
         add_cost(session, "sandbox", "sandbox-embed", cost_input_per_m=20_000)
-    return db_url
+    return url
 
 
 @pytest.fixture
-def api(gateway_db):
+def gateway_db(db_url, sandbox, monkeypatch):
+    return _prepare(db_url, sandbox, monkeypatch)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_gateway_db(request, sandbox, monkeypatch):
+    url = request.getfixturevalue("db_url" if request.param == "sqlite" else "pg_url")
+    return _prepare(url, sandbox, monkeypatch)
+
+
+def _serve_api():
     from apiany.api.app import create_api
     from apiany.gateway import dbpool
 
     with ServerThread(create_api()) as server:
         yield server
     dbpool.drain()
+
+
+@pytest.fixture
+def api(gateway_db):
+    yield from _serve_api()
+
+
+@pytest.fixture
+def any_api(any_gateway_db):
+    """The API on SQLite and, when configured, on PostgreSQL."""
+    yield from _serve_api()
 
 
 @pytest.fixture

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from apiany.core.db import get_engine
+from tests.factories import add_channel
+
+from apiany.core.db import get_engine, session_scope
 from apiany.ledger import balance_of, verify
-from apiany.models import ChannelAttempt, LedgerTransaction, UsageRecord
+from apiany.models import Channel, ChannelAttempt, LedgerTransaction, UsageRecord
 
 
 def balance(user) -> int:
@@ -38,3 +40,16 @@ def consumption(request_id: str) -> list[LedgerTransaction]:
 def ledger_ok() -> list[str]:
     with Session(get_engine()) as s:
         return verify(s)
+
+
+def set_channels(*specs):
+    """Replace the catalog's channels: (name, priority, directive-or-None, extra)."""
+    with session_scope() as s:
+        for ch in s.exec(select(Channel)):
+            s.delete(ch)
+        s.flush()
+        for name, priority, directive, extra in specs:
+            headers = {"x-sandbox": f"{directive},tag={name}" if directive else f"tag={name}"}
+            add_channel(s, name, priority=priority, extra_headers=headers, **extra)
+
+

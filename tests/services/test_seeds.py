@@ -43,6 +43,9 @@ def test_shipped_seeds_load_with_exact_conversions(session, monkeypatch):
         "packs": {"created": 3, "updated": 0, "unchanged": 0},
     }
     assert report.disabled_channels == ["openai", "anthropic"]
+    assert str(report) == ("channels: 3 created, 0 updated, 0 unchanged; models: 9 created, 0 updated, "
+                           "0 unchanged; cost_rules: 9 created, 0 updated, 0 unchanged; packs: 3 created, "
+                           "0 updated, 0 unchanged; disabled until their secret is set: openai, anthropic")
 
     sandbox = by(session, Channel, name="sandbox")
     assert (sandbox.protocol, sandbox.base_url, sandbox.enabled, sandbox.requires_secret) == \
@@ -111,6 +114,19 @@ def test_changed_entry_is_updated_in_place(session, tmp_path):
     assert (m1.id, m1.price_input_per_m, m1.price_per_request) == (model_id, 750_000, 1)
 
 
+def test_lenient_spellings_are_normalised(session, tmp_path):
+    load_seed_files(session, [write(tmp_path, "a.yaml", """
+        channels: [{name: c1, protocol: openai, base_url: "{sandbox}/v1/", timeout_seconds: 5}]
+        models: [{public_id: m1, request_type: chat, retry_on: [429, "503", timeout], price: {input_per_m: 2}}]
+        packs: [{code: yen, name: Yen pack, price: 500, currency: jpy, credits: "0.5"}]
+    """)])
+    assert by(session, Channel, name="c1").base_url == "{sandbox}/v1"
+    m1 = by(session, ApiModel, public_id="m1")
+    assert (m1.retry_on, m1.price_input_per_m) == (["429", "503", "timeout"], 2_000_000)
+    yen = by(session, CreditPack, code="yen")
+    assert (yen.price_minor, yen.currency, yen.credits) == (500, "jpy", 500_000)
+
+
 def test_channel_enabled_once_its_secret_is_set(session, tmp_path, monkeypatch):
     path = write(tmp_path, "c.yaml", """
         channels: [{name: v, protocol: openai, base_url: "https://api.vendor.example/v1", secret_ref: VENDOR_KEY}]
@@ -157,6 +173,19 @@ BAD_FILES = {
     "plan without interval": (
         "packs: [{code: p1, kind: plan, name: P, price: '9.99', credits: 5}]\n",
         ["packs[0] (code=p1): interval: a plan needs an interval (month or year)"]),
+    "pack with an interval": (
+        "packs: [{code: p1, name: P, price: 5, credits: 5, interval: month}]\n",
+        ["packs[0] (code=p1): interval: only a plan has an interval"]),
+    "negative price": (
+        "packs: [{code: p1, name: P, price: '-5', credits: 5}]\n",
+        ["packs[0] (code=p1): price: must be a non-negative decimal number, got '-5'"]),
+    "fallback to itself": (
+        f"channels: [{GOOD_CHANNEL}]\nmodels: [{{public_id: m1, request_type: chat, fallback_models: [m1], price: {{}}}}]\n",
+        ["models[0] (public_id=m1): fallback_models[0]: a model cannot fall back to itself 'm1'"]),
+    "bad retry_on": (
+        f"channels: [{GOOD_CHANNEL}]\nmodels: [{{public_id: m1, request_type: chat, retry_on: [5xx, 200], price: {{}}}}]\n",
+        ["models[0] (public_id=m1): retry_on[1]: must be connect_error, timeout, 4xx, 5xx "
+         "or a status code 400-599, got 200"]),
     "missing channel": (
         "cost_rules: [{channel: nope, upstream_model: x, cost: {}}]\n",
         ["cost_rules[0] (channel=nope, upstream_model=x): channel: no channel named 'nope'"]),

@@ -25,6 +25,7 @@ def stat_card(label: str, value: rx.Var | str, *, icon: str, detail: rx.Componen
         ),
         size="2",
         width="100%",
+        height="100%",
     )
 
 
@@ -46,10 +47,12 @@ def shortcut_card(title: str, description: str, *, href: str, icon: str) -> rx.C
             ),
             size="2",
             width="100%",
+            height="100%",
             _hover={"border_color": rx.color("accent", 8)},
         ),
         href=href,
         underline="none",
         width="100%",
+        height="100%",
         aria_label=title,
     )

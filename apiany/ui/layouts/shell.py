@@ -85,8 +85,8 @@ def logout_button(compact: bool = False) -> rx.Component:
 def _account_box() -> rx.Component:
     return rx.vstack(
         rx.divider(),
-        rx.text(SessionState.email, size="2", weight="medium", trim="both", truncate=True,
-                max_width="100%", title=SessionState.email),
+        rx.text(SessionState.email, size="2", weight="medium", width="100%", white_space="nowrap",
+                overflow="hidden", text_overflow="ellipsis", title=SessionState.email),
         rx.badge(SessionState.role, variant="soft", color_scheme=rx.cond(SessionState.is_admin, "orange", "gray")),
         logout_button(),
         spacing="3",
@@ -102,6 +102,7 @@ def sidebar() -> rx.Component:
             rx.spacer(),
             _account_box(),
             height="100%",
+            width="100%",
             padding="1rem",
             spacing="2",
         ),

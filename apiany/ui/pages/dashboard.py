@@ -63,7 +63,7 @@ def _shortcuts() -> rx.Component:
 def dashboard() -> rx.Component:
     return rx.vstack(
         rx.text("Welcome, ", SessionState.greeting_name, size="3", color_scheme="gray"),
-        rx.cond(DashboardState.loaded, _balances(),
+        rx.cond(DashboardState.loaded_for == SessionState.user_id, _balances(),
                 rx.center(rx.spinner(size="3"), width="100%", padding_y="2rem", aria_label="Loading balance")),
         _shortcuts(),
         spacing="5",

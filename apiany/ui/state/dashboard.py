@@ -18,7 +18,11 @@ def _balance(user_id: int) -> BalanceView:
 
 
 class DashboardState(rx.State):
-    loaded: bool = False
+    """`loaded_for` is the user id the figures belong to: the page shows them only
+    while it equals SessionState.user_id, so a tab that changes user never
+    flashes the previous user's numbers before `load` finishes."""
+
+    loaded_for: int = 0
     balance: str = ""
     available: str = ""
     held: str = ""
@@ -33,7 +37,7 @@ class DashboardState(rx.State):
         """on_load after SessionState.require_login (events run in order)."""
         session = await self.get_state(SessionState)
         if not session.user_id:
-            self.loaded = False
+            self.loaded_for = 0
             return
         view = await asyncio.to_thread(_balance, session.user_id)
         self.balance, self.available = credits_text(view.balance), credits_text(view.available)
@@ -41,4 +45,4 @@ class DashboardState(rx.State):
         self.purchased, self.expiring_soon = credits_text(view.purchased), credits_text(view.expiring_soon)
         self.has_expiring = view.expiring_soon > 0
         self.next_expiry = date_text(view.next_expiry, empty="never")
-        self.loaded = True
+        self.loaded_for = session.user_id
