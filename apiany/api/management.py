@@ -20,6 +20,19 @@ def _actor(user) -> str:
     return f"user:{user.id}"
 
 
+@router.get("/balance")
+def get_balance(user: CurrentUser) -> dict:
+    """Balance in units (1 credit = 1,000,000 units) and in credits."""
+    from apiany.core.money import format_credits
+    from apiany.ledger import balance_of
+
+    with session_scope() as session:
+        view = balance_of(session, user.id)
+    return {"balance": view.balance, "held": view.held, "available": view.available,
+            "free": view.free, "purchased": view.purchased, "expiring_soon": view.expiring_soon,
+            "next_expiry": view.next_expiry, "balance_credits": format_credits(view.balance)}
+
+
 @router.get("/keys")
 def get_keys(user: CurrentUser) -> dict:
     with session_scope() as session:

@@ -6,14 +6,13 @@ happens while its row is locked."""
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from apiany.core.db import is_postgres
 from apiany.core.errors import LedgerError
 from apiany.core.money import UNITS_PER_CREDIT
 from apiany.core.settings import get_settings
-from apiany.ledger.common import SYSTEM_CODES, check_choice, check_id
+from apiany.ledger.common import SYSTEM_CODES, check_choice, check_id, insert_once
 from apiany.models.keys import ApiKey
 from apiany.models.ledger import LedgerAccount
 
@@ -30,18 +29,10 @@ def _select_account(session: Session, code: str, lock: bool) -> LedgerAccount | 
 
 def _get_or_create(session: Session, code: str, lock: bool, **fields) -> LedgerAccount:
     account = _select_account(session, code, lock)
-    if account is not None:
-        return account
-    account = LedgerAccount(code=code, **fields)
-    try:
-        with session.begin_nested():
-            session.add(account)
-    except IntegrityError as exc:
-        # Created concurrently (or the user does not exist): the savepoint
-        # kept the caller's transaction alive; read what is there.
-        account = _select_account(session, code, lock)
-        if account is None:
-            raise LedgerError(f"cannot create ledger account {code}: {exc.orig}") from exc
+    if account is None:
+        account, _ = insert_once(session, LedgerAccount(code=code, **fields),
+                                 lambda: _select_account(session, code, lock),
+                                 f"ledger account {code}")
     return account
 
 
@@ -60,22 +51,23 @@ def system_account(session: Session, code: str, *, lock: bool = False) -> Ledger
     return _get_or_create(session, code, lock, is_system=True)
 
 
-def lock_account(session: Session, account_id: int) -> LedgerAccount:
-    """Lock an account by id (user accounts of holds, lots and transactions)."""
-    stmt = select(LedgerAccount).where(LedgerAccount.id == account_id)
+def _lock_row(session: Session, model, row_id: int):
+    stmt = select(model).where(model.id == row_id)
     if is_postgres(session):
         stmt = stmt.with_for_update()
-    account = session.exec(stmt.execution_options(populate_existing=True)).first()
+    return session.exec(stmt.execution_options(populate_existing=True)).first()
+
+
+def lock_account(session: Session, account_id: int) -> LedgerAccount:
+    """Lock an account by id (user accounts of holds, lots and transactions)."""
+    account = _lock_row(session, LedgerAccount, account_id)
     if account is None:
         raise LedgerError(f"ledger account #{account_id} does not exist")
     return account
 
 
 def lock_api_key(session: Session, api_key_id: int) -> ApiKey:
-    stmt = select(ApiKey).where(ApiKey.id == api_key_id)
-    if is_postgres(session):
-        stmt = stmt.with_for_update()
-    key = session.exec(stmt.execution_options(populate_existing=True)).first()
+    key = _lock_row(session, ApiKey, api_key_id)
     if key is None:
         raise LedgerError(f"API key #{api_key_id} does not exist", param="api_key_id")
     return key

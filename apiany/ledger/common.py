@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
 from apiany.core.db import utcnow
 from apiany.core.errors import LedgerError
+
+Row = TypeVar("Row")
 
 # Large enough for any real grant (a billion credits), small enough that sums
 # of many amounts stay far inside a signed 64-bit column.
@@ -105,3 +112,19 @@ def fingerprint(kind: str, accounts: list[str], amount: int, reference_type: str
                "reference": [reference_type, reference_id], **extra}
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def insert_once(session: Session, row: Row, find_existing: Callable[[], Row | None],
+                what: str) -> tuple[Row, bool]:
+    """INSERT `row` inside a SAVEPOINT: (row, True); when a concurrent writer
+    won a unique constraint, the savepoint keeps the caller's transaction
+    alive and the existing row is returned: (existing, False)."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError as exc:
+        existing = find_existing()
+        if existing is None:  # another constraint (a missing user, ...)
+            raise LedgerError(f"cannot record {what}: {exc.orig}") from exc
+        return existing, False
+    return row, True

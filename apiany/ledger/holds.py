@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from apiany.core.errors import IdempotencyMismatch, InsufficientCredits, LedgerError
@@ -23,6 +22,7 @@ from apiany.ledger.common import (
     check_key,
     check_text,
     db_time,
+    insert_once,
     month_start,
     now_or,
 )
@@ -100,15 +100,10 @@ def reserve(session: Session, *, user_id: int, amount: int, idempotency_key: str
     hold = Hold(account_id=account.id, api_key_id=api_key_id, idempotency_key=idempotency_key,
                 amount=amount, reference_type=reference_type, reference_id=reference_id,
                 created_at=now, expires_at=now + timedelta(seconds=ttl_seconds))
-    try:
-        with session.begin_nested():
-            session.add(hold)
-    except IntegrityError as exc:
-        existing = _find_hold(session, idempotency_key)
-        if existing is None:
-            raise LedgerError(f"cannot record hold: {exc.orig}") from exc
-        return _replay_hold(existing, account.id, amount, api_key_id, reference_type,
-                            reference_id)
+    hold, created = insert_once(session, hold, lambda: _find_hold(session, idempotency_key),
+                                "hold")
+    if not created:
+        return _replay_hold(hold, account.id, amount, api_key_id, reference_type, reference_id)
     account.held += amount
     account.updated_at = now
     if key is not None:

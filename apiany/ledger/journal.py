@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from apiany.core.errors import IdempotencyMismatch, LedgerError
-from apiany.ledger.common import check_text
+from apiany.ledger.accounts import system_account
+from apiany.ledger.common import check_text, insert_once
 from apiany.models.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
 
 
@@ -39,32 +39,40 @@ def replayed(session: Session, idempotency_key: str, fp: str) -> LedgerTransacti
     return check_replay(existing, fp) if existing is not None else None
 
 
-def check_labels(*, actor: str, memo: str, reference_type: str, reference_id: str) -> None:
-    check_text(actor, "actor", 200)
-    check_text(memo, "memo", 500)
-    check_text(reference_type, "reference_type", 30)
-    check_text(reference_id, "reference_id", 100)
+def check_labels(*, actor: str, memo: str, reference_type: str, reference_id: str) -> dict:
+    """Who, why and what for; returned as the transaction's label fields."""
+    return {"actor": check_text(actor, "actor", 200), "memo": check_text(memo, "memo", 500),
+            "reference_type": check_text(reference_type, "reference_type", 30),
+            "reference_id": check_text(reference_id, "reference_id", 100)}
 
 
-def claim(session: Session, *, kind: str, idempotency_key: str, fp: str, actor: str,
-          memo: str, reference_type: str, reference_id: str, now: datetime,
-          reverses_transaction_id: int | None = None) -> tuple[LedgerTransaction, bool]:
-    """Insert the transaction row; (row, True) when new, (original, False)
-    when a concurrent writer inserted the key first. Callers look for a
-    replay with `replayed` before their checks, so this does not again."""
+def claim(session: Session, *, kind: str, idempotency_key: str, fp: str, now: datetime,
+          reverses_transaction_id: int | None = None, **labels: str) -> tuple[LedgerTransaction, bool]:
+    """Insert the transaction row: (row, True), or (original, False) when a
+    concurrent writer inserted the key first. Callers look for a replay
+    with `replayed` before their checks, so this does not look again."""
     tx = LedgerTransaction(kind=kind, idempotency_key=idempotency_key, fingerprint=fp,
-                           reference_type=reference_type, reference_id=reference_id,
-                           actor=actor, memo=memo, created_at=now,
-                           reverses_transaction_id=reverses_transaction_id)
-    try:
-        with session.begin_nested():
-            session.add(tx)
-    except IntegrityError as exc:
-        existing = find_transaction(session, idempotency_key)
-        if existing is None:
-            raise LedgerError(f"cannot record {kind} transaction: {exc.orig}") from exc
-        return check_replay(existing, fp), False
-    return tx, True
+                           created_at=now, reverses_transaction_id=reverses_transaction_id,
+                           **labels)
+    existing, created = insert_once(session, tx,
+                                    lambda: find_transaction(session, idempotency_key),
+                                    f"{kind} transaction")
+    return (existing if created else check_replay(existing, fp)), created
+
+
+def transfer(session: Session, user: LedgerAccount, system_code: str, amount: int, *,
+             kind: str, idempotency_key: str, fp: str, now: datetime,
+             reverses_transaction_id: int | None = None,
+             **labels: str) -> tuple[LedgerTransaction, bool]:
+    """Move `amount` from the system account to the (locked) user account,
+    or back when negative: lock the system account, claim the key, write
+    both entries. (original, False) when a concurrent writer had the key."""
+    system = system_account(session, system_code, lock=True)
+    tx, created = claim(session, kind=kind, idempotency_key=idempotency_key, fp=fp, now=now,
+                        reverses_transaction_id=reverses_transaction_id, **labels)
+    if created:
+        write_entries(session, tx, [(user, amount), (system, -amount)], now)
+    return tx, created
 
 
 def write_entries(session: Session, tx: LedgerTransaction,

@@ -14,9 +14,9 @@ from datetime import datetime
 
 from sqlmodel import Session, func, select
 
-from apiany.ledger.accounts import lock_account, system_account
+from apiany.ledger.accounts import lock_account
 from apiany.ledger.common import db_time, fingerprint, now_or
-from apiany.ledger.journal import claim, replayed, write_entries
+from apiany.ledger.journal import replayed, transfer
 from apiany.models.ledger import CreditLot, LedgerAccount, LedgerTransaction, LotMovement
 
 LOT_ORDER = (CreditLot.expires_at.is_(None), CreditLot.expires_at, CreditLot.id)
@@ -103,17 +103,17 @@ def _expire_one(session: Session, account: LedgerAccount, lot: CreditLot, now: d
     amount = min(lot.remaining, max(account.balance - account.held, 0))
     if amount <= 0:
         return False
-    sink = system_account(session, "system:expirations", lock=True)
-    fp = fingerprint("expiration", [account.code, sink.code], amount, "credit_lot", str(lot.id))
+    sink_code = "system:expirations"
+    fp = fingerprint("expiration", [account.code, sink_code], amount, "credit_lot", str(lot.id))
     key = _expiry_key(session, lot)
     if replayed(session, key, fp) is not None:
         return False
-    tx, created = claim(session, kind="expiration", idempotency_key=key,
-                        fp=fp, actor="system", memo=f"lot #{lot.id} expired",
-                        reference_type="credit_lot", reference_id=str(lot.id), now=now)
+    tx, created = transfer(session, account, sink_code, -amount, kind="expiration",
+                           idempotency_key=key, fp=fp, now=now, actor="system",
+                           memo=f"lot #{lot.id} expired", reference_type="credit_lot",
+                           reference_id=str(lot.id))
     if not created:
         return False
-    write_entries(session, tx, [(account, -amount), (sink, amount)], now)
     _move(session, tx, lot, -amount)
     if lot.remaining == 0:
         lot.expired_at = now

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from apiany.core.errors import InsufficientCredits, LedgerError
 from apiany.core.money import format_credits
-from apiany.ledger.accounts import lock_account, system_account, user_account
+from apiany.ledger.accounts import lock_account, user_account
 from apiany.ledger.common import (
     DEBIT_SINKS,
     GRANT_SOURCES,
@@ -25,7 +25,7 @@ from apiany.ledger.common import (
     db_time,
     now_or,
 )
-from apiany.ledger.journal import check_labels, claim, replayed, write_entries
+from apiany.ledger.journal import check_labels, replayed, transfer
 from apiany.ledger.lots import create_lot, draw, give_back
 from apiany.models.ledger import CreditLot, LedgerAccount, LedgerEntry, LedgerTransaction, LotMovement
 
@@ -40,7 +40,8 @@ def grant_credits(session: Session, *, user_id: int, amount: int, kind: str,
     check_amount(amount)
     check_choice(kind, "kind", GRANT_SOURCES)
     check_key(idempotency_key)
-    check_labels(actor=actor, memo=memo, reference_type=reference_type, reference_id=reference_id)
+    labels = check_labels(actor=actor, memo=memo, reference_type=reference_type,
+                          reference_id=reference_id)
     check_amount(price_minor, "price_minor", allow_zero=True)
     check_text(currency, "currency", 3, required=True)
     source = check_text(lot_source if lot_source is not None else kind, "lot_source", 20,
@@ -55,13 +56,10 @@ def grant_credits(session: Session, *, user_id: int, amount: int, kind: str,
     if original is not None:
         return original
     debt = max(-user.balance, 0)
-    system = system_account(session, source_code, lock=True)
-    tx, created = claim(session, kind=kind, idempotency_key=idempotency_key, fp=fp, actor=actor,
-                        memo=memo, reference_type=reference_type, reference_id=reference_id,
-                        now=now)
+    tx, created = transfer(session, user, source_code, amount, kind=kind,
+                           idempotency_key=idempotency_key, fp=fp, now=now, **labels)
     if not created:
         return tx
-    write_entries(session, tx, [(system, -amount), (user, amount)], now)
     create_lot(session, user, tx, amount, debt=debt, source=source, price_minor=price_minor,
                currency=currency.lower(), expires_at=expires_at, now=now)
     return tx
@@ -87,13 +85,11 @@ def post_debit(session: Session, user: LedgerAccount, *, amount: int, kind: str,
         raise InsufficientCredits(
             f"Insufficient credits: {format_credits(max(user.balance - user.held, 0))} "
             f"available, {format_credits(amount)} needed")
-    sink = system_account(session, sink_code, lock=True)
-    tx, created = claim(session, kind=kind, idempotency_key=idempotency_key, fp=fp, actor=actor,
-                        memo=memo, reference_type=reference_type, reference_id=reference_id,
-                        now=now)
+    tx, created = transfer(session, user, sink_code, -amount, kind=kind,
+                           idempotency_key=idempotency_key, fp=fp, now=now, actor=actor,
+                           memo=memo, reference_type=reference_type, reference_id=reference_id)
     if not created:
         return tx
-    write_entries(session, tx, [(user, -amount), (sink, amount)], now)
     draw(session, user, tx, amount, first_lot_id=first_lot_id)
     if user.balance < 0:
         user.flagged = True
@@ -132,7 +128,8 @@ def refund_consumption(session: Session, *, transaction_id: int, idempotency_key
     consumption is refunded once; a replay of the key returns the refund."""
     check_id(transaction_id, "transaction_id")
     check_key(idempotency_key)
-    check_labels(actor=actor, memo=memo, reference_type=reference_type, reference_id=reference_id)
+    labels = check_labels(actor=actor, memo=memo, reference_type=reference_type,
+                          reference_id=reference_id)
     original = session.get(LedgerTransaction, transaction_id)
     if original is None:
         raise LedgerError(f"transaction #{transaction_id} does not exist")
@@ -158,14 +155,11 @@ def refund_consumption(session: Session, *, transaction_id: int, idempotency_key
         raise LedgerError(f"consumption #{original.id} was already refunded by transaction "
                           f"#{earlier.id} ({earlier.idempotency_key!r})")
     debt = max(-user.balance, 0)
-    system = system_account(session, source_code, lock=True)
-    tx, created = claim(session, kind="refund", idempotency_key=idempotency_key, fp=fp,
-                        actor=actor, memo=memo, reference_type=reference_type,
-                        reference_id=reference_id, now=now,
-                        reverses_transaction_id=original.id)
+    tx, created = transfer(session, user, source_code, amount, kind="refund",
+                           idempotency_key=idempotency_key, fp=fp, now=now,
+                           reverses_transaction_id=original.id, **labels)
     if not created:
         return tx
-    write_entries(session, tx, [(system, -amount), (user, amount)], now)
     drawn = session.exec(
         select(CreditLot, LotMovement.amount)
         .join(LotMovement, LotMovement.lot_id == CreditLot.id)
