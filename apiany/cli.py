@@ -62,7 +62,7 @@ def cmd_users_ensure_admin(args) -> int:
     from apiany.services.accounts import ensure_admin
 
     settings = get_settings()
-    email = args.email or settings.admin_email or "admin@apiany.local"
+    email = args.email or settings.admin_email or "admin@apiany.dev"
     with session_scope() as session:
         user, generated = ensure_admin(session, email=email, password=args.password or settings.admin_password)
     if generated:

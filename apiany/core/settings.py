@@ -63,6 +63,15 @@ class Settings(BaseSettings):
     )
     stripe_webhook_tolerance_seconds: int = Field(300, ge=1)
 
+    # Internal jobs (apiany/jobs): per-job interval overrides in seconds as
+    # JSON, e.g. {"check_channels": 30}; how long a run's lease lasts; batch
+    # sizes; the channel probe timeout; the finance reporting currency.
+    job_intervals: dict[str, int] = Field(default_factory=dict)
+    job_lease_seconds: int = Field(900, ge=10)
+    job_batch_size: int = Field(500, ge=1)
+    channel_probe_timeout_seconds: float = Field(10.0, gt=0)
+    finance_currency: str = Field("usd", min_length=3, max_length=3)
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:

@@ -82,9 +82,9 @@ def check_choice(value: object, name: str, choices) -> str:
 
 
 def db_time(value: datetime | None, name: str = "now") -> datetime | None:
-    """A datetime in the representation stored in the database, which is
-    whatever `core.db.utcnow()` returns (naive UTC by the brief): aware
-    values are converted to UTC, naive ones are taken as UTC."""
+    """A datetime in the representation the models store: whatever
+    `core.db.utcnow()` returns (aware UTC, as SQLModel >= 0.0.45 requires).
+    Aware values are converted to UTC; naive ones are taken as UTC."""
     if value is None:
         return None
     if not isinstance(value, datetime):

@@ -184,6 +184,7 @@ def release(session: Session, hold_id: int, *, now: datetime | None = None) -> H
 def expire_holds(session: Session, *, now: datetime | None = None, limit: int = 500) -> int:
     """Expire active holds past `expires_at`, freeing what they reserved."""
     now = now_or(now)
+    check_amount(limit, "limit")
     rows = session.exec(select(Hold.id, Hold.account_id)
                         .where(Hold.status == "active", Hold.expires_at <= now)
                         .order_by(Hold.expires_at, Hold.id).limit(limit)).all()

@@ -47,7 +47,8 @@ def check_labels(*, actor: str, memo: str, reference_type: str, reference_id: st
 
 
 def claim(session: Session, *, kind: str, idempotency_key: str, fp: str, now: datetime,
-          reverses_transaction_id: int | None = None, **labels: str) -> tuple[LedgerTransaction, bool]:
+          reverses_transaction_id: int | None = None,
+          **labels: str) -> tuple[LedgerTransaction, bool]:
     """Insert the transaction row: (row, True), or (original, False) when a
     concurrent writer inserted the key first. Callers look for a replay
     with `replayed` before their checks, so this does not look again."""

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlmodel import Session, func, select
 
 from apiany.ledger.accounts import lock_account
-from apiany.ledger.common import db_time, fingerprint, now_or
+from apiany.ledger.common import check_amount, db_time, fingerprint, now_or
 from apiany.ledger.journal import replayed, transfer
 from apiany.models.ledger import CreditLot, LedgerAccount, LedgerTransaction, LotMovement
 
@@ -125,6 +125,7 @@ def expire_lots(session: Session, *, now: datetime | None = None, limit: int = 5
     """Expire lots past `expires_at` that still hold credits: one expiration
     transaction per lot. Returns how many lots were expired."""
     now = now_or(now)
+    check_amount(limit, "limit")
     rows = session.exec(
         select(CreditLot.id, CreditLot.account_id)
         .where(CreditLot.expires_at <= now, CreditLot.remaining > 0)

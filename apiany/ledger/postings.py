@@ -21,13 +21,19 @@ from apiany.ledger.common import (
     check_id,
     check_key,
     check_text,
-    fingerprint,
     db_time,
+    fingerprint,
     now_or,
 )
 from apiany.ledger.journal import check_labels, replayed, transfer
 from apiany.ledger.lots import create_lot, draw, give_back
-from apiany.models.ledger import CreditLot, LedgerAccount, LedgerEntry, LedgerTransaction, LotMovement
+from apiany.models.ledger import (
+    CreditLot,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    LotMovement,
+)
 
 
 def grant_credits(session: Session, *, user_id: int, amount: int, kind: str,
@@ -111,9 +117,14 @@ def debit_credits(session: Session, *, user_id: int, amount: int, kind: str,
     check_choice(kind, "kind", DEBIT_SINKS)
     check_key(idempotency_key)
     check_labels(actor=actor, memo=memo, reference_type=reference_type, reference_id=reference_id)
-    if from_lot_id is not None:
-        check_id(from_lot_id, "from_lot_id")
+    if allow_overdraft and kind != "clawback":
+        raise LedgerError("only a clawback may overdraw an account", param="allow_overdraft")
     user = user_account(session, user_id, lock=True)
+    if from_lot_id is not None:
+        lot = session.get(CreditLot, check_id(from_lot_id, "from_lot_id"))
+        if lot is None or lot.account_id != user.id:
+            raise LedgerError(f"lot #{from_lot_id} is not a lot of {user.code}",
+                              param="from_lot_id")
     return post_debit(session, user, amount=amount, kind=kind, idempotency_key=idempotency_key,
                       actor=actor, memo=memo, reference_type=reference_type,
                       reference_id=reference_id, allow_overdraft=bool(allow_overdraft),

@@ -7,7 +7,14 @@ from sqlalchemy import and_
 from sqlmodel import Session, func, select
 
 from apiany.models.keys import ApiKey
-from apiany.models.ledger import CreditLot, Hold, LedgerAccount, LedgerEntry, LedgerTransaction, LotMovement
+from apiany.models.ledger import (
+    CreditLot,
+    Hold,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    LotMovement,
+)
 
 
 def _account_balances(session: Session) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
+from ledger_helpers import add_key, add_user
 from sqlmodel import func, select
 
 from apiany.core.db import session_scope
@@ -23,7 +23,6 @@ from apiany.ledger import (
     verify,
 )
 from apiany.models.ledger import Hold, LedgerTransaction
-from ledger_helpers import add_key, add_user
 
 
 def run_together(n: int, work) -> list:

@@ -14,12 +14,13 @@ from apiany.ledger import (
     MAX_AMOUNT,
     debit_credits,
     grant_credits,
+    journal,
+    postings,
     reserve,
     system_account,
     user_account,
     verify,
 )
-from apiany.ledger import journal, postings
 from apiany.models.ledger import CreditLot, LedgerEntry, LedgerTransaction, LotMovement
 
 
@@ -148,6 +149,10 @@ def test_kinds_keys_and_users_are_checked(s, user):
         grant(s, 999, 1, "x")
     with pytest.raises(LedgerError, match="code"):
         system_account(s, "system:nope")
+    with pytest.raises(LedgerError, match="only a clawback"):
+        spend(s, user, 1, "x", allow_overdraft=True)
+    with pytest.raises(LedgerError, match="not a lot of"):
+        spend(s, user, 1, "x", kind="clawback", from_lot_id=12345)
     s.rollback()
     assert count(s, LedgerTransaction) == 0
 

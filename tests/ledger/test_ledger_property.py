@@ -9,8 +9,14 @@ from datetime import datetime, timedelta
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, \
-    run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from ledger_helpers import add_key, add_user
 from sqlmodel import Session, SQLModel, select
 
 from apiany.core import db as core_db
@@ -28,8 +34,7 @@ from apiany.ledger import (
     verify,
 )
 from apiany.models.keys import ApiKey
-from apiany.models.ledger import CreditLot, Hold, LotMovement
-from ledger_helpers import add_key, add_user
+from apiany.models.ledger import CreditLot
 
 T0 = datetime(2030, 6, 1, 0, 0, 0)
 BUDGET = 120
@@ -69,11 +74,23 @@ class LedgerMachine(RuleBasedStateMachine):
         return sum(h["amount"] for h in self.holds.values())
 
     def order(self, lots):
-        return sorted(lots, key=lambda l: (l["expires"] is None, l["expires"] or T0, l["id"]))
+        return sorted(lots, key=lambda lot: (lot["expires"] is None, lot["expires"] or T0,
+                                             lot["id"]))
+
+    def attempt(self, ok: bool, call):
+        """Run a write the model predicts succeeds (ok) or gets a 402."""
+        try:
+            result = call()
+        except InsufficientCredits:
+            assert not ok
+            return None
+        self.s.commit()
+        assert ok
+        return result
 
     def draw(self, amount: int) -> list[tuple[dict, int]]:
         draws = []
-        for lot in self.order([l for l in self.lots if l["remaining"] > 0]):
+        for lot in self.order([lot for lot in self.lots if lot["remaining"] > 0]):
             take = min(lot["remaining"], amount)
             if take:
                 lot["remaining"] -= take
@@ -93,7 +110,8 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(amount=amounts, hours=st.one_of(st.none(), st.integers(1, 48)), paid=st.booleans())
     def grant(self, amount, hours, paid):
         expires = self.now + timedelta(hours=hours) if hours else None
-        tx = grant_credits(self.s, user_id=self.user, amount=amount, idempotency_key=self.next_key("g"),
+        tx = grant_credits(self.s, user_id=self.user, amount=amount,
+                           idempotency_key=self.next_key("g"),
                            kind="purchase" if paid else "grant", expires_at=expires,
                            price_minor=100 if paid else 0)
         self.s.commit()
@@ -104,16 +122,12 @@ class LedgerMachine(RuleBasedStateMachine):
         key_held = sum(h["amount"] for h in self.holds.values() if h["key"])
         ok = (self.balance >= 0 and self.balance - self.held >= amount
               and (not with_key or BUDGET - self.budget_used - key_held >= amount))
-        try:
-            hold = reserve(self.s, user_id=self.user, amount=amount,
-                           idempotency_key=self.next_key("h"),
-                           api_key_id=self.key if with_key else None,
-                           ttl_seconds=ttl_hours * 3600, now=self.now)
-        except InsufficientCredits:
-            assert not ok
+        hold = self.attempt(ok, lambda: reserve(
+            self.s, user_id=self.user, amount=amount, idempotency_key=self.next_key("h"),
+            api_key_id=self.key if with_key else None, ttl_seconds=ttl_hours * 3600,
+            now=self.now))
+        if hold is None:
             return
-        self.s.commit()
-        assert ok
         self.holds[hold.id] = {"amount": amount, "key": with_key,
                                "expires": self.now + timedelta(hours=ttl_hours)}
 
@@ -148,7 +162,7 @@ class LedgerMachine(RuleBasedStateMachine):
             del self.holds[hold_id]
         assert expire_holds(self.s, now=self.now) == len(gone)
         expired = 0
-        due = [l for l in self.lots if l["expires"] and l["expires"] <= self.now]
+        due = [lot for lot in self.lots if lot["expires"] and lot["expires"] <= self.now]
         for lot in self.order(due):
             amount = min(lot["remaining"], max(self.balance - self.held, 0))
             if amount > 0:
@@ -168,15 +182,10 @@ class LedgerMachine(RuleBasedStateMachine):
             self.add_lot(tx, amount, None)
             return
         ok = self.balance - self.held >= amount
-        try:
-            debit_credits(self.s, user_id=self.user, amount=amount, kind="adjustment",
-                          idempotency_key=key, actor="admin", memo="", reference_type="",
-                          reference_id="")
-        except InsufficientCredits:
-            assert not ok
+        if self.attempt(ok, lambda: debit_credits(
+                self.s, user_id=self.user, amount=amount, kind="adjustment", idempotency_key=key,
+                actor="admin", memo="", reference_type="", reference_id="")) is None:
             return
-        self.s.commit()
-        assert ok
         self.balance -= amount
         self.draw(amount)
 
@@ -213,10 +222,10 @@ class LedgerMachine(RuleBasedStateMachine):
         assert (view.balance, view.held) == (self.balance, self.held)
         assert view.available >= 0 or self.clawed_back
         lots = self.s.exec(select(CreditLot.id, CreditLot.remaining)
-                           .where(CreditLot.id.in_([l["id"] for l in self.lots]))
+                           .where(CreditLot.id.in_([lot["id"] for lot in self.lots]))
                            .order_by(CreditLot.id)).all()
-        assert lots == [(l["id"], l["remaining"]) for l in self.lots]
-        assert sum(l["remaining"] for l in self.lots) == max(self.balance, 0)
+        assert lots == [(lot["id"], lot["remaining"]) for lot in self.lots]
+        assert sum(lot["remaining"] for lot in self.lots) == max(self.balance, 0)
         key = self.s.get(ApiKey, self.key)
         self.s.refresh(key)
         key_held = sum(h["amount"] for h in self.holds.values() if h["key"])
