@@ -48,3 +48,45 @@ class ServerThread:
     def __exit__(self, *exc) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=5)
+
+
+def wait_for(url: str, timeout: float = 30) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+class AppProcesses:
+    """N separate API worker processes (uvicorn) sharing the test's database."""
+
+    def __init__(self, count: int, env: dict[str, str]):
+        import os
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        root = Path(__file__).resolve().parents[1]
+        self.ports = [free_port() for _ in range(count)]
+        self.urls = [f"http://127.0.0.1:{p}" for p in self.ports]
+        self.procs = [subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "apiany.api.app:create_api", "--port", str(p),
+             "--log-level", "warning"], env={**os.environ, "APIANY_JOBS": "0", **env}, cwd=root)
+            for p in self.ports]
+
+    def __enter__(self) -> AppProcesses:
+        for url in self.urls:
+            wait_for(f"{url}/healthz")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            proc.wait(10)

@@ -8,6 +8,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from apiany.api import auth, management
+from apiany.api import payments as payments_api
+from apiany.api import webhooks
 from apiany.api.v1 import create_v1_router
 from apiany.core.errors import APIAnyError
 from apiany.core.settings import get_settings
@@ -45,6 +47,8 @@ def create_api(gateway: Gateway | None = None) -> FastAPI:
     api.include_router(create_v1_router(gateway))
     api.include_router(auth.router)
     api.include_router(management.router)
+    api.include_router(payments_api.router)
+    api.include_router(webhooks.router)
     if settings.sandbox:
         from apiany.sandbox import create_sandbox_app
 

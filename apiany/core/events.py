@@ -6,11 +6,15 @@ rides on top (Redis, when configured)."""
 
 from __future__ import annotations
 
+import json
+import logging
+import uuid
 from collections.abc import Callable
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+log = logging.getLogger("apiany.events")
 _listeners: list[Callable[[str, str | None], None]] = []
 _PENDING = "apiany_config_changes"
 
@@ -20,9 +24,45 @@ def on_config_changed(listener: Callable[[str, str | None], None]) -> None:
         _listeners.append(listener)
 
 
+REDIS_CHANNEL = "apiany:config-changed"
+ORIGIN = uuid.uuid4().hex  # this process; remote listeners skip their own messages
+_redis = None
+
+
 def _fire(kind: str, ident: str | None) -> None:
     for listener in list(_listeners):
         listener(kind, ident)
+    _publish(kind, ident)
+
+
+def _publish(kind: str, ident: str | None) -> None:
+    """Tell other processes (workers, instances) through Redis, when configured."""
+    global _redis
+    from apiany.core.settings import get_settings
+
+    url = get_settings().redis_url
+    if not url:
+        return
+    try:
+        if _redis is None:
+            import redis
+
+            _redis = redis.Redis.from_url(url, socket_timeout=2)
+        _redis.publish(REDIS_CHANNEL, json.dumps({"kind": kind, "ident": ident, "origin": ORIGIN}))
+    except Exception:  # caches still expire after their TTL
+        log.warning("could not publish a config change to Redis", exc_info=True)
+
+
+def receive_remote(message: bytes | str) -> None:
+    """Apply a change announced by another process (called by the subscriber)."""
+    try:
+        data = json.loads(message)
+    except ValueError:
+        return
+    if data.get("origin") == ORIGIN:
+        return
+    for listener in list(_listeners):
+        listener(data.get("kind", "catalog"), data.get("ident"))
 
 
 def config_changed(kind: str, ident: str | None = None, session: Session | None = None) -> None:

@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlmodel import update
 
 from apiany.core.db import session_scope, utcnow
+from apiany.core.events import config_changed
 from apiany.core.settings import get_settings
 from apiany.ledger import release, reserve, settle
 from apiany.models import ApiKey, Channel, ChannelAttempt, RequestBody, UsageRecord
@@ -64,19 +65,25 @@ class HealthChange:
     latency_ms: int | None = None
 
 
-def reserve_for_request(*, user_id: int, api_key_id: int, amount: int, request_id: str) -> int:
+def reserve_for_request(*, user_id: int, api_key_id: int, amount: int, request_id: str,
+                        reference: tuple[str, str] | None = None) -> int:
+    """`reference` (type, id) labels the hold and its consumption; default
+    the request (async tasks use their task id)."""
+    ref_type, ref_id = reference or ("request", request_id)
     with session_scope() as session:
         hold = reserve(session, user_id=user_id, amount=amount, idempotency_key=f"hold:{request_id}",
-                       api_key_id=api_key_id, reference_type="request", reference_id=request_id,
+                       api_key_id=api_key_id, reference_type=ref_type, reference_id=ref_id,
                        ttl_seconds=get_settings().hold_ttl_seconds)
         return hold.id
 
 
 def finalize_request(draft: UsageDraft, *, hold_id: int | None, charge: int,
                      bodies: tuple[str, str] | None = None,
-                     health: list[HealthChange] | None = None) -> int:
+                     health: list[HealthChange] | None = None, then=None) -> int:
     """Settle `charge` (0 releases) and write everything about the request.
-    Returns the credits actually charged (what the usage row says)."""
+    Returns the credits actually charged (what the usage row says).
+    `then(session, hold)` runs last in the same transaction (async tasks
+    record themselves there)."""
     with session_scope() as session:
         charged = 0
         if hold_id is not None:
@@ -99,6 +106,10 @@ def finalize_request(draft: UsageDraft, *, hold_id: int | None, charge: int,
             session.exec(update(ApiKey).where(ApiKey.id == draft.api_key_id).values(last_used_at=utcnow()))
         for change in health or ():
             _apply_health(session, change)
+        if then is not None and hold_id is not None:
+            from apiany.models import Hold
+
+            then(session, session.get(Hold, hold_id))
         return charged
 
 
@@ -114,3 +125,4 @@ def _apply_health(session, change: HealthChange) -> None:
     if change.latency_ms is not None:
         values["last_latency_ms"] = change.latency_ms
     session.exec(update(Channel).where(Channel.id == change.channel_id).values(**values))
+    config_changed("catalog", str(change.channel_id), session)

@@ -176,3 +176,23 @@ class GatewayCache:
         if generation == self._generation:
             self._keys[key_hash] = (now, info)
         return info
+
+
+async def follow_remote_changes(redis_url: str) -> None:
+    """Subscribe to other processes' config changes (runs for the worker's life)."""
+    import redis.asyncio as aioredis
+
+    from apiany.core.events import REDIS_CHANNEL, receive_remote
+
+    while True:
+        try:
+            client = aioredis.from_url(redis_url)
+            async with client.pubsub() as pubsub:
+                await pubsub.subscribe(REDIS_CHANNEL)
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        receive_remote(message["data"])
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # reconnect; TTL expiry covers the gap
+            await asyncio.sleep(1)

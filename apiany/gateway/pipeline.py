@@ -4,6 +4,7 @@ settle or release -> usage row and attempts (one transaction)."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import secrets
 import time
@@ -19,7 +20,7 @@ from apiany.core.settings import Settings, get_settings
 from apiany.gateway.accounting import (
     AttemptDraft, HealthChange, UsageDraft, finalize_request, reserve_for_request,
 )
-from apiany.gateway.cache import Catalog, GatewayCache, KeyInfo, ModelInfo
+from apiany.gateway.cache import Catalog, GatewayCache, KeyInfo, ModelInfo, follow_remote_changes
 from apiany.gateway.dbpool import run_db, run_db_shielded
 from apiany.gateway.errors import client_error_for, counts_against_channel, error_response, is_retryable
 from apiany.gateway.ratelimit import make_rate_limiter, retry_after_seconds
@@ -68,6 +69,13 @@ class Gateway:
                                     self.settings.channel_cooldown_seconds)
         self.limiter = make_rate_limiter(self.settings.redis_url)
         self.rng = random.Random()
+        self._follower: asyncio.Task | None = None
+
+    def _follow_remote(self) -> None:
+        """Start listening for other processes' config changes (once per loop)."""
+        if self.settings.redis_url and (self._follower is None or self._follower.done()):
+            self._follower = asyncio.get_running_loop().create_task(
+                follow_remote_changes(self.settings.redis_url))
 
     # --- steps before the upstream call ---------------------------------------------
 
@@ -113,9 +121,10 @@ class Gateway:
         return decision.headers()
 
     async def admit(self, request: Request, request_type: str, request_id: str,
-                    started: float) -> Call | Response:
+                    started: float, media=None) -> Call | Response:
         """Run every check and place the hold. Returns a Call, or the error
-        response (with its usage row written when the caller is known)."""
+        response (with its usage row written when the caller is known).
+        `media` (gateway.media.MediaSpec) parses and prices media bodies."""
         try:
             key = await self.authenticate(request.headers.get("authorization"))
         except APIAnyError as exc:
@@ -124,16 +133,19 @@ class Gateway:
                            request_type=request_type, endpoint=request.url.path)
         extra: dict[str, str] = {}
         try:
-            raw = await read_limited(request, self.settings.max_request_bytes)
-            parsed = parse_body(raw, request_type)
+            raw = await read_limited(request, media.limit if media else self.settings.max_request_bytes)
+            parsed = (media.parse(raw, request.headers.get("content-type", "")) if media
+                      else parse_body(raw, request_type))
             draft.public_model, draft.stream = parsed.model, parsed.stream
             catalog = await self.cache.catalog()
             model = self.resolve_model(catalog, key, parsed.model)
             check_serves(model, request_type)
             extra = await self.check_rate(key)
-            estimate = estimate_cost(model, parsed, request_type, self.settings.default_max_output_tokens)
+            estimate = (media.estimate(model, parsed) if media else
+                        estimate_cost(model, parsed, request_type, self.settings.default_max_output_tokens))
             hold_id = await run_db(reserve_for_request, user_id=key.user_id, api_key_id=key.id,
-                                   amount=max(estimate, 1), request_id=request_id)
+                                   amount=max(estimate, 1), request_id=request_id,
+                                   reference=media.reference if media else None)
         except APIAnyError as exc:
             draft.status, draft.http_status = "error", exc.status_code
             draft.error_type, draft.error_summary = exc.code or exc.error_type, exc.message[:500]
@@ -191,6 +203,7 @@ class Gateway:
 
     async def handle(self, request: Request, request_type: str) -> Response:
         request_id, started = new_request_id(), time.perf_counter()
+        self._follow_remote()
         admitted = await self.admit(request, request_type, request_id, started)
         if isinstance(admitted, Response):
             return admitted

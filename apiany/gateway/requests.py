@@ -17,6 +17,10 @@ SERVES = {
     "chat": {"chat", "responses"},
     "responses": {"chat", "responses"},
     "embedding": {"embedding"},
+    "image": {"image"},
+    "speech": {"speech"},
+    "transcription": {"transcription"},
+    "video": {"video"},
 }
 REQUIRED = {"chat": ("messages", list), "responses": ("input", (str, list)),
             "embedding": ("input", (str, list))}

@@ -42,8 +42,10 @@ async def open_upstream(req: UpstreamRequest, *, connect_timeout: float) -> aioh
                                     sock_connect=connect_timeout,
                                     sock_read=req.timeout)
     data = None if req.json_body is None else json.dumps(req.json_body).encode()
+    if data is None:
+        data = getattr(req, "body_bytes", None)  # media: multipart bodies (providers.openai_media)
     headers = dict(req.headers)
-    if data is not None:
+    if req.json_body is not None:
         headers.setdefault("Content-Type", "application/json")
     try:
         return await _session().request(req.method, req.url, data=data, headers=headers,

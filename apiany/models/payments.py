@@ -49,7 +49,8 @@ class Order(SQLModel, table=True):
     checkout_url: str | None = Field(default=None, max_length=2000)
     paid_minor: int = _big()
     refunded_minor: int = _big()
-    refund_ids: list[str] = _json(list)
+    refund_ids: list[str] = _json(list)  # refunds counted one by one (refund.created)
+    refunds_listed_minor: int = _big()  # their sum
     clawed_back: int = _big()  # units taken back so far (refunds, lost disputes)
     disputed_minor: int = _big()
     dispute_hold_id: int | None = Field(default=None, foreign_key="holds.id")

@@ -106,6 +106,12 @@ async def begin(request: Request) -> Call:
         raise ApiError(400, "We could not parse the JSON body of your request.") from None
     if not isinstance(body, dict):
         raise ApiError(400, "The request body must be a JSON object.")
+    return await start(request, body)
+
+
+async def start(request: Request, body: dict) -> Call:
+    """The preamble after the body is read (JSON or a form): model,
+    directives, call accounting, latency, forced status."""
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise ApiError(400, "you must provide a model parameter", param="model")

@@ -18,6 +18,9 @@ from dataclasses import dataclass, fields
 from typing import Mapping
 
 
+TASK_RESULTS = ("ok", "fail", "pending", "unknown", "undownloadable")
+
+
 class DirectiveError(ValueError):
     pass
 
@@ -38,8 +41,11 @@ class Directives:
     cached: int = 0             # cached prompt tokens to report (capped at the prompt)
     reasoning: int = 0          # extra reasoning tokens (part of completion_tokens)
     tag: str = ""               # ignored: lets tests tell channels apart in /sandbox/stats
-    # Media (images/audio/video) directives go here when those endpoints land,
-    # e.g. task_polls (video succeeds after N polls), task_result=fail|pending|unknown.
+    # Media: a video task finishes on its `task_polls`-th status poll with
+    # `task_result` ok | fail | pending (never finishes) | unknown (reports an
+    # unknown status) | undownloadable (completes, but its content is a 500).
+    task_polls: int = 1
+    task_result: str = "ok"
 
 
 _FIELDS = {f.name: f for f in fields(Directives)}
@@ -92,6 +98,8 @@ def parse(model: str, headers: Mapping[str, str]) -> Directives:
         name = name.lower()
         if name.startswith("x-sandbox-"):
             _set(d, name[len("x-sandbox-"):], value.strip())
+    if d.task_result not in TASK_RESULTS:
+        raise DirectiveError(f"sandbox directive task_result must be one of {', '.join(TASK_RESULTS)}")
     if d.status is not None and not 100 <= d.status <= 599:
         raise DirectiveError("sandbox directive status must be an HTTP status")
     return d

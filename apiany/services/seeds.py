@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field,
                       ValidationError, ValidationInfo, create_model, field_validator)
+from apiany.core.events import config_changed
 from sqlmodel import Session, select
 
 from apiany.core.db import utcnow
@@ -421,4 +422,5 @@ def load_seed_files(session: Session, paths: list[Path]) -> SeedReport:
             if section == "channels" and _channel_row(entry.spec)["requires_secret"]:
                 report.disabled_channels.append(entry.spec.name)
     session.flush()
+    config_changed("catalog", None, session)
     return report

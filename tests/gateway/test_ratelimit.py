@@ -11,7 +11,7 @@ import pytest
 
 from apiany.gateway.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from tests.factories import make_key, make_user
-from tests.servers import ServerThread
+from tests.servers import AppProcesses
 
 MSG = [{"role": "user", "content": "hi"}]
 
@@ -35,25 +35,18 @@ def test_redis_limiter_is_exact_under_concurrency(redis_url):
     assert asyncio.run(run()) == 10
 
 
-def test_rpm_holds_across_two_workers_sharing_redis(gateway_db, redis_url, monkeypatch):
-    """Two app instances (each its own gateway and limiter), one Redis."""
-    from apiany.api.app import create_api
-    from apiany.core.settings import reset_settings
-
-    monkeypatch.setenv("APIANY_REDIS_URL", redis_url)
-    reset_settings()
+def test_rpm_holds_across_two_worker_processes_sharing_redis(gateway_db, redis_url):
+    """Two app processes (each its own gateway and limiter), one Redis."""
     user = make_user(credits=10)
     key = make_key(user, rpm_limit=10)
-    with ServerThread(create_api()) as a, ServerThread(create_api()) as b:
-        urls = [a.url, b.url] * 15
-
+    with AppProcesses(2, {"APIANY_REDIS_URL": redis_url}) as apps:
         def call(url):
             return httpx.post(f"{url}/v1/chat/completions", timeout=30,
                               json={"model": "sandbox-chat", "messages": MSG, "max_tokens": 1},
                               headers={"authorization": f"Bearer {key}"}).status_code
 
         with concurrent.futures.ThreadPoolExecutor(10) as pool:
-            statuses = list(pool.map(call, urls))
+            statuses = list(pool.map(call, apps.urls * 15))
     assert statuses.count(200) == 10 and statuses.count(429) == 20
 
 

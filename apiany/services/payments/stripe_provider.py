@@ -19,7 +19,6 @@ from apiany.models.payments import Order, PaymentEvent
 from apiany.services.payments import subscriptions
 from apiany.services.payments.base import BadSignature, Checkout, Outcome, PaymentsNotConfigured
 from apiany.services.payments.orders import (
-    FINAL_UNPAID,
     Cause,
     apply_refund,
     close_dispute,
@@ -181,7 +180,7 @@ class StripeProvider:
             return None
         if obj.get("payment_status") in ("paid", "no_payment_required"):
             return self._paid(session, order, obj, cause)
-        if order.payment_id_missing if False else not order.provider_payment_id:
+        if not order.provider_payment_id:
             order.provider_payment_id = _id(obj.get("payment_intent"))
         transition(session, order, "pending", cause, "awaiting asynchronous payment")
         return None
@@ -201,10 +200,10 @@ class StripeProvider:
                   payment_id=_id(obj.get("payment_intent")))
         return None
 
+    # Each is a lower bound of what is refunded in all, so the order keeps
+    # the larger: charge.refunded carries the cumulative amount, refund.created
+    # one refund (counted once by id). Neither double counts the other.
     def _on_charge_refunded(self, session, order, obj, cause):
-        for refund in ((obj.get("refunds") or {}).get("data") or []):
-            if refund.get("id") and refund["id"] not in order.refund_ids:
-                order.refund_ids = [*order.refund_ids, refund["id"]]
         apply_refund(session, order, refunded_total=int(obj.get("amount_refunded") or 0),
                      cause=cause)
 
@@ -212,8 +211,8 @@ class StripeProvider:
         if obj.get("status") not in ("succeeded", "pending") or obj.get("id") in order.refund_ids:
             return Outcome("ignored", order.id, f"refund {obj.get('status')} or already counted")
         order.refund_ids = [*order.refund_ids, obj.get("id")]
-        apply_refund(session, order, refunded_total=order.refunded_minor + int(obj["amount"]),
-                     cause=cause)
+        order.refunds_listed_minor += int(obj.get("amount") or 0)
+        apply_refund(session, order, refunded_total=order.refunds_listed_minor, cause=cause)
         return None
 
     _on_refund_updated = _on_refund_created
@@ -230,5 +229,3 @@ class StripeProvider:
             return lambda session, order, obj, cause: Outcome("ignored", order.id, name[4:])
         raise AttributeError(name)
 
-
-FINAL = FINAL_UNPAID  # re-exported for the reconcile job

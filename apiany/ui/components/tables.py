@@ -58,13 +58,13 @@ def filter_input(label: str, name: str, value: rx.Var, *, type: str = "text", **
                                          width="100%", **props))
 
 
-def filter_select(label: str, name: str, options: rx.Var | list[str], value: rx.Var) -> rx.Component:
+def filter_select(label: str, name: str, options: rx.Var | list[str], value: rx.Var, **props) -> rx.Component:
     """A native <select> (first option '' = any) so it posts with the form and has a real label."""
     fid = f"filter-{name}"
     select = rx.el.select(
         rx.el.option("Any", value=""),
         rx.foreach(options, lambda o: rx.el.option(o, value=o)),
-        id=fid, name=name, default_value=value,
+        id=fid, name=name, default_value=value, **props,
         style={"width": "100%", "padding": "0.35rem", "border_radius": "var(--radius-2)",
                "border": f"1px solid {rx.color('gray', 7)}", "background": rx.color("gray", 1),
                "color": rx.color("gray", 12), "font_size": "var(--font-size-2)"},

@@ -43,7 +43,7 @@ def key_row(key: KeyPublic) -> dict[str, str]:
 
 def parse_key_form(form: dict) -> tuple[dict, dict[str, str]]:
     """Browser strings -> KeyCreate/KeyUpdate fields, and a message per bad field."""
-    errors: dict[str, str] = dict(NO_ERRORS)
+    errors: dict[str, str] = {}
     data: dict = {f: (form.get(f) or "").strip() for f in ("name", "app_name", "purpose")}
     data["budget_period"] = form.get("budget_period") or "none"
     data["log_content"] = bool(form.get("log_content"))
