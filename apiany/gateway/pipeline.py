@@ -114,7 +114,7 @@ class Gateway:
     async def check_rate(self, key: KeyInfo) -> dict[str, str]:
         if not key.rpm_limit:
             return {}
-        decision = await self.limiter.hit(key.id, key.rpm_limit)
+        decision = await self.limiter.hit(key.key_hash[:32], key.rpm_limit)
         if not decision.allowed:
             raise RateLimited(f"rate limit reached: {key.rpm_limit} requests per minute for this key",
                               headers={"retry-after": retry_after_seconds(decision), **decision.headers()})

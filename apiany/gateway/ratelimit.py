@@ -47,11 +47,15 @@ class RateDecision:
         }
 
 
+# Limiters are keyed by the API key's hash (a prefix of it), not its row id:
+# ids repeat across databases sharing one Redis (tests, staging), hashes do not.
+
+
 class MemoryRateLimiter:
     def __init__(self) -> None:
-        self._windows: dict[int, deque[float]] = {}
+        self._windows: dict[str, deque[float]] = {}
 
-    async def hit(self, key_id: int, limit: int) -> RateDecision:
+    async def hit(self, key_id: str, limit: int) -> RateDecision:
         now = time.monotonic()
         window = self._windows.setdefault(key_id, deque())
         while window and window[0] <= now - WINDOW_SECONDS:
@@ -70,7 +74,7 @@ class RedisRateLimiter:
         self._redis = aioredis.from_url(url)
         self._script = self._redis.register_script(_LUA)
 
-    async def hit(self, key_id: int, limit: int) -> RateDecision:
+    async def hit(self, key_id: str, limit: int) -> RateDecision:
         now = time.time()
         allowed, count, oldest = await self._script(
             keys=[f"apiany:rpm:{key_id}"], args=[now, WINDOW_SECONDS, limit, f"{now}:{uuid.uuid4().hex}"])

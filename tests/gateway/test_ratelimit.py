@@ -20,7 +20,7 @@ def test_memory_limiter_window():
     limiter = MemoryRateLimiter()
 
     async def run():
-        return [(await limiter.hit(1, 3)).allowed for _ in range(5)]
+        return [(await limiter.hit("k1", 3)).allowed for _ in range(5)]
 
     assert asyncio.run(run()) == [True, True, True, False, False]
 
@@ -28,7 +28,7 @@ def test_memory_limiter_window():
 def test_redis_limiter_is_exact_under_concurrency(redis_url):
     async def run():
         limiter = RedisRateLimiter(redis_url)
-        key_id = int(uuid.uuid4().int % 10**9)
+        key_id = uuid.uuid4().hex
         results = await asyncio.gather(*[limiter.hit(key_id, 10) for _ in range(30)])
         return sum(r.allowed for r in results)
 
