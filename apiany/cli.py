@@ -168,6 +168,13 @@ def cmd_jobs_run(args) -> int:
     return 0 if result.status == "success" else 1
 
 
+def cmd_worker(args) -> int:
+    from apiany.jobs.scheduler import run_worker
+
+    run_worker()
+    return 0
+
+
 def cmd_finance_rollup(args) -> int:
     from apiany.services.finance import print_rollup
 
@@ -229,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = jobs.add_parser("run", help="run one job now")
     p.add_argument("name")
     p.set_defaults(func=cmd_jobs_run)
+
+    sub.add_parser("worker", help="run the internal job scheduler (dedicated process)"
+                   ).set_defaults(func=cmd_worker)
 
     finance = sub.add_parser("finance", help="finance summaries").add_subparsers(dest="finance_cmd", required=True)
     p = finance.add_parser("rollup", help="compute and print a month's summary")

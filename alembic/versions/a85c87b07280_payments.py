@@ -2,7 +2,7 @@
 
 Revision ID: a85c87b07280
 Revises: 0b9d340885ab
-Create Date: 2026-12-03 14:07:39.439576
+Create Date: 2026-12-03 14:15:21.943003
 
 """
 from typing import Sequence, Union
@@ -41,6 +41,7 @@ def upgrade() -> None:
     sa.Column('paid_minor', sa.BigInteger(), nullable=False),
     sa.Column('refunded_minor', sa.BigInteger(), nullable=False),
     sa.Column('refund_ids', sa.JSON(), nullable=False),
+    sa.Column('refunds_listed_minor', sa.BigInteger(), nullable=False),
     sa.Column('clawed_back', sa.BigInteger(), nullable=False),
     sa.Column('disputed_minor', sa.BigInteger(), nullable=False),
     sa.Column('dispute_hold_id', sa.Integer(), nullable=True),

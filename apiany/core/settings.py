@@ -68,7 +68,9 @@ class Settings(BaseSettings):
     # sizes; the channel probe timeout; the finance reporting currency.
     job_intervals: dict[str, int] = Field(default_factory=dict)
     job_lease_seconds: int = Field(900, ge=10)
+    job_start_delay_seconds: float = Field(5.0, ge=0)
     job_batch_size: int = Field(500, ge=1)
+    job_run_retention_days: int = Field(30, ge=1)
     channel_probe_timeout_seconds: float = Field(10.0, gt=0)
     finance_currency: str = Field("usd", min_length=3, max_length=3)
 

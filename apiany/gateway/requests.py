@@ -69,7 +69,7 @@ def _positive_int(body: dict, name: str) -> int | None:
     return value
 
 
-def parse_body(raw: bytes, request_type: str) -> ParsedBody:
+def parse_json_object(raw: bytes) -> dict:
     if not raw.strip():
         raise InvalidRequest("the request body is empty; send a JSON object")
     try:
@@ -78,6 +78,11 @@ def parse_body(raw: bytes, request_type: str) -> ParsedBody:
         raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object")
+    return body
+
+
+def parse_body(raw: bytes, request_type: str) -> ParsedBody:
+    body = parse_json_object(raw)
     model = body.get("model")
     if model is None:
         raise InvalidRequest("you must provide a model parameter", param="model")

@@ -16,6 +16,7 @@ from apiany import ledger
 from apiany.core.db import session_scope
 from apiany.core.settings import get_settings
 from apiany.jobs.runner import Outcome
+from apiany.models.jobs import JobRun
 from apiany.models.usage import RequestBody
 from apiany.services.alerts import raise_alert
 from apiany.services.finance import month_of, previous_month, rollup_month
@@ -48,21 +49,30 @@ def expire_credits(now: datetime) -> int:
     return _in_batches(lambda s, n: ledger.expire_lots(s, now=now, limit=n))
 
 
+def _purge(model, id_col, time_col, cutoff: datetime, *where) -> int:
+    """Delete `model` rows with `time_col` before `cutoff`, oldest first, in batches."""
+    def step(session: Session, batch: int) -> int:
+        ids = list(session.exec(select(id_col).where(time_col < cutoff, *where)
+                                .order_by(time_col).limit(batch)))
+        if ids:
+            session.execute(delete(model).where(id_col.in_(ids)))
+        return len(ids)
+
+    return _in_batches(step)
+
+
 def purge_request_bodies(now: datetime) -> int:
     """Delete stored request/response bodies older than the retention window
     (APIANY_BODY_RETENTION_DAYS). Usage rows, the ledger and finance rows are
     never touched."""
     cutoff = now - timedelta(days=get_settings().body_retention_days)
+    return _purge(RequestBody, RequestBody.request_id, RequestBody.created_at, cutoff)
 
-    def step(session: Session, batch: int) -> int:
-        ids = list(session.exec(select(RequestBody.request_id)
-                                .where(RequestBody.created_at < cutoff)
-                                .order_by(RequestBody.created_at).limit(batch)))
-        if ids:
-            session.execute(delete(RequestBody).where(RequestBody.request_id.in_(ids)))
-        return len(ids)
 
-    return _in_batches(step)
+def purge_job_runs(now: datetime) -> int:
+    """Delete job-run rows older than APIANY_JOB_RUN_RETENTION_DAYS."""
+    cutoff = now - timedelta(days=get_settings().job_run_retention_days)
+    return _purge(JobRun, JobRun.id, JobRun.started_at, cutoff, JobRun.status != "running")
 
 
 def verify_ledger(now: datetime) -> Outcome:

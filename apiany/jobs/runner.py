@@ -106,6 +106,11 @@ def _start_row(name: str, trigger: str, holder: str, slot: datetime | None,
                now: datetime) -> int | None:
     try:
         with session_scope() as session:
+            # We hold the lease: any other run still "running" lost it (its
+            # process died), so it will never finish.
+            session.execute(update(JobRun).where(JobRun.job == name, JobRun.status == "running")
+                            .values(status="abandoned", finished_at=now,
+                                    error="its worker stopped before the run finished"))
             run = JobRun(job=name, trigger=trigger, holder=holder, slot_at=slot, started_at=now)
             session.add(run)
             session.flush()

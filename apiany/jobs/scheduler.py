@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from apiany.core.settings import get_settings
 from apiany.jobs import clock
 from apiany.jobs.registry import JOBS, installed, interval_of, resolve
 from apiany.jobs.runner import EPOCH, JobResult, default_holder, run_job, slot_of
@@ -27,10 +28,11 @@ FIRE_OFFSET_SECONDS = 1.0  # fire just after the slot starts: clocks differ a li
 
 class JobScheduler:
     def __init__(self, names: list[str] | None = None, *, holder: str | None = None,
-                 first_run_delay: float = 5.0):
+                 first_run_delay: float | None = None):
         self.names = names
         self.holder = holder or default_holder("scheduler")
-        self.first_run_delay = first_run_delay
+        self.first_run_delay = (get_settings().job_start_delay_seconds
+                                if first_run_delay is None else first_run_delay)
         self._scheduler: BackgroundScheduler | None = None
 
     def tick(self, name: str) -> JobResult:
@@ -56,6 +58,8 @@ class JobScheduler:
             first = now + timedelta(seconds=self.first_run_delay * (1 + random.random()))
             sched.add_job(self.tick, IntervalTrigger(seconds=interval, start_date=start),
                           args=[name], id=name, name=name, next_run_time=first)
+        if logging.getLogger("apscheduler").level == logging.NOTSET:
+            logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per run
         sched.start()
         self._scheduler = sched
         log.info("scheduler %s started: %s", self.holder, ", ".join(names))
@@ -71,12 +75,14 @@ def run_worker(stop: threading.Event | None = None) -> None:
     """`python -m apiany worker`: run the scheduler until SIGINT/SIGTERM."""
     import signal
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = stop or threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     scheduler = JobScheduler().start()
     print(f"worker {scheduler.holder}: running internal jobs (Ctrl-C to stop)", flush=True)
     try:
-        stop.wait()
+        while not stop.wait(1.0):
+            pass
     finally:
         scheduler.shutdown(wait=True)

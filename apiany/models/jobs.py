@@ -46,7 +46,8 @@ class JobRun(SQLModel, table=True):
     trigger: str = Field(default="schedule", max_length=20)  # schedule | cli | admin | test
     holder: str = Field(default="", max_length=200)
     slot_at: datetime | None = None  # set for scheduled runs only
-    status: str = Field(default="running", max_length=20)  # running | success | warning | error
+    # running | success | warning | error | abandoned (its worker died mid-run)
+    status: str = Field(default="running", max_length=20)
     items: int = Field(default=0)
     error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     started_at: datetime = Field(default_factory=utcnow)

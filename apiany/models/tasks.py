@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text
+from sqlalchemy import JSON, BigInteger, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from apiany.core.db import utcnow
@@ -45,7 +45,7 @@ class MediaTask(SQLModel, table=True):
     error_message: str = Field(default="", max_length=500)
     params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    credits_charged: int = Field(default=0)
+    credits_charged: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     hold_id: int | None = Field(default=None, foreign_key="holds.id")
     consumption_transaction_id: int | None = Field(default=None, foreign_key="ledger_transactions.id")
     refund_transaction_id: int | None = Field(default=None, foreign_key="ledger_transactions.id")

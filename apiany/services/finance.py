@@ -14,8 +14,8 @@ Sources, for the month [start, end):
   drawn x price_minor / lot amount. The exact sum is kept as a fraction and
   rounded once per figure, half up, to a micro-unit of the currency;
 - cash: payments orders paid in the month (paid_minor at paid_at) minus
-  refunds (refunded_minor, counted in the month of the order's last refund
-  event), by currency;
+  refunds (refunded_minor) and lost disputes (disputed_minor), each counted
+  in the month of the order's last such event, by currency;
 - gross margin = revenue - upstream cost; margin_bp = margin / revenue in
   basis points (None when there is no revenue).
 
@@ -193,15 +193,17 @@ def _cash(session: Session, start: datetime, end: datetime) -> dict[str, list[in
                         .group_by(Order.currency)).all()
     for currency, amount in paid:
         cash[currency.lower()][0] += int(amount or 0)
-    last_refund = (select(OrderEvent.order_id, func.max(OrderEvent.created_at).label("at"))
-                   .where(OrderEvent.to_state.in_(("refunded", "partially_refunded")))
-                   .group_by(OrderEvent.order_id).subquery())
-    refunded = session.exec(select(Order.currency, func.sum(Order.refunded_minor))
-                            .join(last_refund, last_refund.c.order_id == Order.id)
-                            .where(last_refund.c.at >= start, last_refund.c.at < end)
+    # Refunds and lost disputes, in the month of the order's last such event.
+    for states, amount_col in ((("refunded", "partially_refunded"), Order.refunded_minor),
+                               (("dispute_lost",), Order.disputed_minor)):
+        last = (select(OrderEvent.order_id, func.max(OrderEvent.created_at).label("at"))
+                .where(OrderEvent.to_state.in_(states)).group_by(OrderEvent.order_id).subquery())
+        rows = session.exec(select(Order.currency, func.sum(amount_col))
+                            .join(last, last.c.order_id == Order.id)
+                            .where(last.c.at >= start, last.c.at < end)
                             .group_by(Order.currency)).all()
-    for currency, amount in refunded:
-        cash[currency.lower()][1] += int(amount or 0)
+        for currency, amount in rows:
+            cash[currency.lower()][1] += int(amount or 0)
     return dict(cash)
 
 

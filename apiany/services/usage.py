@@ -62,18 +62,23 @@ def request_story(session: Session, *, user_id: int | None, request_id: str) -> 
     attempts = session.exec(select(ChannelAttempt).where(ChannelAttempt.request_id == request_id)
                             .order_by(ChannelAttempt.attempt_no)).all()
     refs = [request_id] + ([record.task_id] if record.task_id else [])
-    movements = session.exec(
-        select(LedgerTransaction, LedgerEntry)
-        .join(LedgerEntry, LedgerEntry.transaction_id == LedgerTransaction.id)
-        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
-        .where(LedgerTransaction.reference_id.in_(refs), LedgerAccount.user_id == record.user_id)
-        .order_by(LedgerTransaction.id)).all()
     body = session.get(RequestBody, request_id)
     return {
         "usage": record.model_dump(),
         "attempts": [a.model_dump() for a in attempts],
-        "ledger": [{"transaction_id": tx.id, "kind": tx.kind, "amount": entry.amount,
-                    "balance_after": entry.balance_after, "created_at": tx.created_at, "memo": tx.memo}
-                   for tx, entry in movements],
+        "ledger": ledger_movements(session, user_id=record.user_id, reference_ids=refs),
         "bodies": None if body is None else {"request": body.request_body, "response": body.response_body},
     }
+
+
+def ledger_movements(session: Session, *, user_id: int | None, reference_ids: list[str]) -> list[dict]:
+    """The user's side of every ledger transaction referencing these ids."""
+    movements = session.exec(
+        select(LedgerTransaction, LedgerEntry)
+        .join(LedgerEntry, LedgerEntry.transaction_id == LedgerTransaction.id)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .where(LedgerTransaction.reference_id.in_(reference_ids), LedgerAccount.user_id == user_id)
+        .order_by(LedgerTransaction.id)).all()
+    return [{"transaction_id": tx.id, "kind": tx.kind, "amount": entry.amount,
+             "balance_after": entry.balance_after, "created_at": tx.created_at, "memo": tx.memo}
+            for tx, entry in movements]

@@ -123,13 +123,31 @@ def _stop(proc: subprocess.Popen) -> None:
             continue
 
 
+STRIPE_E2E_WEBHOOK_SECRET = "whsec_e2e_test"
+
+
 @pytest.fixture(scope="session")
-def live_app(tmp_path_factory) -> Iterator[LiveApp]:
+def fake_stripe():
+    """A fake Stripe API (tests/payments/fake_stripe.py) in this process; the
+    live app's STRIPE_* point at it, so billing can be tested end to end."""
+    from tests.payments.fake_stripe import FakeStripe
+    from tests.servers import ServerThread
+
+    fake = FakeStripe()
+    with ServerThread(fake.app) as server:
+        fake.base_url = server.url
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def live_app(tmp_path_factory, fake_stripe) -> Iterator[LiveApp]:
     began = time.monotonic()
     workdir = tmp_path_factory.mktemp("live_app")
     port = _free_port()
     db_url = f"sqlite:///{workdir / 'live.db'}"
     env = _app_env(db_url, port, workdir)
+    env.update({"STRIPE_SECRET_KEY": "sk_test_e2e", "STRIPE_API_BASE": fake_stripe.base_url,
+                "STRIPE_WEBHOOK_SECRET": STRIPE_E2E_WEBHOOK_SECRET})
     _cli(env, "migrate")
     _cli(env, "seed")
 

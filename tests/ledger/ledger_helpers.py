@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from sqlmodel import Session
 
 from apiany.models.keys import ApiKey
 from apiany.models.users import User
+
+# For tests of argument checks (no database difference to cover): SQLite only.
+sqlite_only = pytest.mark.parametrize("any_db_url", ["sqlite"], indirect=True)
 
 
 def add_user(session: Session) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from ledger_helpers import sqlite_only
 from sqlmodel import func, select
 
 from apiany.core.errors import IdempotencyMismatch, InsufficientCredits, LedgerError
@@ -196,6 +197,7 @@ def test_monthly_budget_starts_over_on_the_first_of_the_month(s, user, make_key)
         0, 3 * C, db_time(feb))
 
 
+@sqlite_only
 def test_reserve_checks_the_key_owner_and_the_arguments(s, user, make_user, make_key):
     fund(s, user, 5 * C)
     stranger_key = make_key(s, make_user(s))

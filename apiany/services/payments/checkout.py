@@ -11,11 +11,20 @@ from apiany.core.settings import get_settings
 from apiany.models.payments import Order, Subscription
 from apiany.models.users import User
 from apiany.services import audit
+from apiany.services.accounts import get_user_by_email
 from apiany.services.payments import manual_provider
 from apiany.services.payments.base import get_provider
 from apiany.services.payments.events import Received, apply_event
-from apiany.services.payments.orders import PAID_STATES, Cause, get_pack, lock_order, new_order, transition
-from apiany.services.payments.subscriptions import cancel_subscription
+from apiany.services.payments.orders import (
+    PAID_STATES,
+    Cause,
+    get_pack,
+    lock_order,
+    new_order,
+    transition,
+)
+from apiany.services.payments.stripe_provider import order_key
+from apiany.services.payments.subscriptions import cancel_subscription, current_subscription
 
 
 def start_checkout(*, user_id: int, pack_code: str, return_base: str | None = None,
@@ -29,6 +38,8 @@ def start_checkout(*, user_id: int, pack_code: str, return_base: str | None = No
         pack = get_pack(session, pack_code)
         if user is None:
             raise NotFound("unknown user")
+        if pack.kind == "plan" and current_subscription(session, user_id) is not None:
+            raise InvalidRequest("You already have an active subscription.", param="pack")
         order = new_order(session, user_id=user_id, pack=pack, provider=provider_name,
                           cause=Cause("user", str(user_id)))
         email = user.email
@@ -44,8 +55,6 @@ def start_checkout(*, user_id: int, pack_code: str, return_base: str | None = No
 def record_manual_payment(*, admin: User, email: str, pack_code: str, amount_minor: int,
                           currency: str, reference: str, note: str = "") -> Received:
     with session_scope(readonly=True) as session:
-        from apiany.services.accounts import get_user_by_email
-
         user = get_user_by_email(session, email)
         if user is None:
             raise NotFound(f"no user {email!r}", param="email")
@@ -70,7 +79,7 @@ def admin_refund(*, admin: User, order_id: int, amount_minor: int | None = None)
         amount = left if amount_minor is None else amount_minor
         if not 0 < amount <= left:
             raise InvalidRequest(f"refund amount must be between 1 and {left}", param="amount")
-        key = f"apiany-refund-{order.id}-{order.refunded_minor}-{amount}"
+        key = f"apiany-refund-{order_key(order)}-{order.refunded_minor}-{amount}"
         refund = get_provider("stripe").refund(order, amount, key)
         audit.record(session, actor=f"admin:{admin.id}", actor_user_id=admin.id,
                      action="order.refund_requested", target_type="order", target_id=order.id,

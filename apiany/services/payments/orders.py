@@ -59,12 +59,14 @@ def lock_order(session: Session, order_id: int) -> Order | None:
     return session.exec(stmt.execution_options(populate_existing=True)).first()
 
 
-def log(session: Session, order: Order, to_state: str, cause: Cause, note: str = "") -> None:
+def log(session: Session, order: Order, to_state: str, cause: Cause, note: str = "",
+        from_state: str | None = None) -> None:
     """Record a change (or a note on the current state) without checks."""
-    session.add(OrderEvent(order_id=order.id, from_state=order.state, to_state=to_state,
+    from_state = order.state if from_state is None else from_state
+    session.add(OrderEvent(order_id=order.id, from_state=from_state, to_state=to_state,
                            cause_type=cause.kind, cause_id=cause.id[:255], note=note[:500]))
     audit.record(session, actor=cause.actor, action=f"order.{to_state}", target_type="order",
-                 target_id=order.id, details={"from": order.state, "cause": cause.kind,
+                 target_id=order.id, details={"from": from_state, "cause": cause.kind,
                                               "cause_id": cause.id, "note": note})
     order.state = to_state
     order.updated_at = utcnow()
@@ -104,7 +106,7 @@ def new_order(session: Session, *, user_id: int, pack: CreditPack, provider: str
                   credits=pack.credits, expires_days=pack.expires_days, **fields)
     session.add(order)
     session.flush()
-    log(session, order, "created", cause, f"{pack.kind} {pack.code}")
+    log(session, order, "created", cause, f"{pack.kind} {pack.code}", from_state="")
     return order
 
 

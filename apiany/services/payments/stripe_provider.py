@@ -39,6 +39,12 @@ def _id(value: Any) -> str | None:
     return value or None
 
 
+def order_key(order: Order) -> str:
+    """Unique across databases (a reset dev database reuses order ids within
+    Stripe's 24 h idempotency window), stable across retries of one order."""
+    return f"{order.id}-{int(order.created_at.timestamp() * 1000)}"
+
+
 def _client() -> stripe.StripeClient:
     settings = get_settings()
     if not settings.stripe_secret_key:
@@ -81,7 +87,7 @@ class StripeProvider:
         else:
             params.update(mode="payment", payment_intent_data={"metadata": meta})
         data = _call(_client().v1.checkout.sessions.create, params,
-                     {"idempotency_key": f"apiany-checkout-order-{order.id}"})
+                     {"idempotency_key": f"apiany-checkout-{order_key(order)}"})
         return Checkout(session_id=data["id"], url=data["url"])
 
     def refund(self, order: Order, amount: int, idempotency_key: str) -> dict[str, Any]:
@@ -150,7 +156,9 @@ class StripeProvider:
             return Outcome("ignored", note=f"unhandled event type {kind}")
         if order is None:
             return Outcome("ignored", note="no matching order")
-        handler = getattr(self, "_on_" + kind.replace(".", "_"))
+        handler = getattr(self, "_on_" + kind.replace(".", "_"), None)
+        if handler is None:  # charge.dispute.updated, refund.failed, ...: recorded only
+            return Outcome("ignored", order.id, f"{kind} needs no action")
         return handler(session, order, obj, cause) or Outcome(order_id=order.id)
 
     def _checkout_order(self, session: Session, obj: dict) -> Order | None:
@@ -162,6 +170,8 @@ class StripeProvider:
             order = lock_order(session, found) if found else None
         if order is not None and order.provider_session_id not in (None, obj.get("id")):
             return None  # another session's event naming our order: not ours to apply
+        if order is not None and order.provider_session_id is None:
+            order.provider_session_id = obj.get("id")  # we crashed before saving it
         return order
 
     def _payment_order(self, session: Session, obj: dict) -> Order | None:
@@ -223,9 +233,3 @@ class StripeProvider:
 
     def _on_charge_dispute_closed(self, session, order, obj, cause):
         close_dispute(session, order, won=obj.get("status") != "lost", cause=cause)
-
-    def __getattr__(self, name: str):
-        if name.startswith("_on_"):  # other charge.dispute.* updates: recorded only
-            return lambda session, order, obj, cause: Outcome("ignored", order.id, name[4:])
-        raise AttributeError(name)
-

@@ -7,6 +7,10 @@ from collections.abc import Callable
 import reflex as rx
 
 
+VISUALLY_HIDDEN = {"position": "absolute", "width": "1px", "height": "1px", "overflow": "hidden",
+                   "clip": "rect(0 0 0 0)", "white_space": "nowrap"}
+
+
 def loading_box(label: str) -> rx.Component:
     return rx.center(rx.spinner(size="3"), width="100%", padding_y="2rem", aria_label=label)
 
@@ -15,9 +19,9 @@ def data_table(headers: list[str], rows: rx.Var, render_row: Callable, *, label:
                empty: str, loading: rx.Var[bool] | bool = False) -> rx.Component:
     """A scrollable table named `label`, with an empty state and a loading state."""
     table = rx.table.root(
+        rx.el.caption(label, style=VISUALLY_HIDDEN),  # names the <table> for assistive tech
         rx.table.header(rx.table.row(*[rx.table.column_header_cell(h, white_space="nowrap") for h in headers])),
         rx.table.body(rx.foreach(rows, render_row)),
-        aria_label=label,
         variant="surface",
         size="1",
         width="100%",
@@ -81,7 +85,7 @@ def code_sample(code: rx.Var | str, label: str) -> rx.Component:
                   style={"margin": 0, "white_space": "pre", "overflow_x": "auto", "font_size": "0.8rem",
                          "font_family": "var(--code-font-family)"}),
         padding="0.75rem", border_radius="var(--radius-3)", background=rx.color("gray", 3), width="100%",
-        min_width="0",
+        min_width="0", max_width="100%", overflow_x="auto",
     )
 
 
@@ -94,6 +98,8 @@ def code_tabs(samples: rx.Var | dict, title: str) -> rx.Component:
           for lang in langs],
         default_value="curl",
         width="100%",
+        min_width="0",
+        max_width="100%",
     )
 
 

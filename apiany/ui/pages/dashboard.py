@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import reflex as rx
 
+from apiany.ui.components.activity import activity_panels, checklist
 from apiany.ui.components.cards import shortcut_card, stat_card
 from apiany.ui.layouts.shell import console_page
+from apiany.ui.state.activity import ActivityState
 from apiany.ui.state.auth import SessionState
 from apiany.ui.state.dashboard import DashboardState
 
@@ -59,13 +61,15 @@ def _shortcuts() -> rx.Component:
     )
 
 
-@console_page("/dashboard", "Dashboard", on_load=DashboardState.load)
+@console_page("/dashboard", "Dashboard", on_load=[DashboardState.load, ActivityState.load])
 def dashboard() -> rx.Component:
     return rx.vstack(
         rx.text("Welcome, ", SessionState.greeting_name, size="3", color_scheme="gray"),
         rx.cond(DashboardState.loaded_for == SessionState.user_id, _balances(),
                 rx.center(rx.spinner(size="3"), width="100%", padding_y="2rem", aria_label="Loading balance")),
+        rx.cond(ActivityState.loaded_for == SessionState.user_id, checklist()),
         _shortcuts(),
+        rx.cond(ActivityState.loaded_for == SessionState.user_id, activity_panels()),
         spacing="5",
         width="100%",
     )

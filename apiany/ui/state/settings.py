@@ -74,6 +74,7 @@ class SettingsState(rx.State):
 
     @rx.event
     async def load(self):
+        self.new_webhook_secret, self.password_error = "", ""
         await self._refresh()
 
     async def _run(self, call, *, ok: str):
