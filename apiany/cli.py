@@ -154,9 +154,15 @@ def cmd_sandbox(args) -> int:
 
 
 def cmd_jobs_list(args) -> int:
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
     from apiany.jobs.registry import print_jobs
 
-    print_jobs()
+    try:
+        print_jobs()
+    except (OperationalError, ProgrammingError) as exc:
+        raise CLIError(f"cannot read job runs ({type(exc.orig).__name__}); "
+                       "run `python -m apiany migrate` first") from None
     return 0
 
 

@@ -62,6 +62,7 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("STRIPE_API_BASE", "APIANY_STRIPE_API_BASE")
     )
     stripe_webhook_tolerance_seconds: int = Field(300, ge=1)
+    reconcile_pending_minutes: int = Field(30, ge=1)
 
     # Internal jobs (apiany/jobs): per-job interval overrides in seconds as
     # JSON, e.g. {"check_channels": 30}; how long a run's lease lasts; batch

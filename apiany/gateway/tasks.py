@@ -70,7 +70,6 @@ async def create_video(gw: Gateway, request: Request) -> Response:
         return admitted
     call = admitted
     parsed: MediaBody = call.parsed  # type: ignore[assignment]
-    call.draft.task_id = task_id
     catalog = await gw.cache.catalog()
     plan = plan_candidates(catalog, call.model, "video", gw.health, gw.rng)
     health: list[HealthChange] = []
@@ -87,6 +86,7 @@ async def create_video(gw: Gateway, request: Request) -> Response:
     if not isinstance(served, tuple):
         return await gw.fail(call, served, health)
     cand, info = served
+    call.draft.task_id = task_id
     charge = _fill(gw, call, catalog, cand, parsed.quantity)
     now = utcnow()
     fields = {"task_id": task_id, "request_id": request_id, "user_id": call.key.user_id,
@@ -106,7 +106,7 @@ def _max_age(seconds: int) -> timedelta:
 
 
 def _load(task_id: str) -> MediaTask:
-    with Session(get_engine()) as session:
+    with Session(get_engine(readonly=True)) as session:
         return session.exec(select(MediaTask).where(MediaTask.task_id == task_id)).one()
 
 
@@ -208,13 +208,13 @@ async def get_video(gw: Gateway, request: Request, video_id: str) -> Response:
 async def list_videos(gw: Gateway, request: Request) -> Response:
     async def work(key, headers):
         q = request.query_params
-        limit = int(q.get("limit") or 20) if (q.get("limit") or "20").isdigit() else 20
+        raw = q.get("limit") or "20"
+        limit = min(max(int(raw), 1), 100) if raw.isdigit() else 20
         order = "asc" if q.get("order") == "asc" else "desc"
 
         def load():
             with Session(get_engine(readonly=True)) as session:
-                return svc.list_tasks(session, key.user_id, after=q.get("after"), limit=max(1, min(limit, 100)),
-                                      order=order)
+                return svc.list_tasks(session, key.user_id, after=q.get("after"), limit=limit, order=order)
         rows, more = await run_db(load)
         data = [svc.video_object(t) for t in rows]
         return JSONResponse({"object": "list", "data": data, "first_id": data[0]["id"] if data else None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,6 +24,7 @@ from apiany.models.catalog import Channel
 
 log = logging.getLogger("apiany.jobs")
 ANTHROPIC_VERSION = "2023-06-01"
+PROBE_CONCURRENCY = 8  # a dead channel costs one timeout, not one per channel after it
 
 
 @dataclass(slots=True)
@@ -84,8 +86,10 @@ def check_channels(now: datetime) -> int:
                                      .order_by(Channel.id)))
         before = {c.id: c.healthy for c in channels}
     timeout = httpx.Timeout(settings.channel_probe_timeout_seconds)
-    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-        results = [r for r in (probe(client, c, settings) for c in channels) if r is not None]
+    with httpx.Client(timeout=timeout, follow_redirects=False) as client, \
+            ThreadPoolExecutor(max_workers=PROBE_CONCURRENCY) as pool:
+        probes = pool.map(lambda channel: probe(client, channel, settings), channels)
+        results = [r for r in probes if r is not None]
     with session_scope() as session:
         for result in results:
             session.execute(update(Channel).where(Channel.id == result.channel_id)

@@ -116,6 +116,3 @@ def deliver_callbacks(now: datetime | None = None) -> int:
             delivered += _deliver_one(task, now, production) == "delivered"
     return delivered
 
-
-JOBS = {"poll_media_tasks": poll_media_tasks, "expire_stale_tasks": expire_stale_tasks,
-        "deliver_callbacks": deliver_callbacks}

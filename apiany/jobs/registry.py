@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +27,7 @@ from apiany.jobs.runner import JobResult, default_holder, run_job
 from apiany.models.jobs import JobRun
 
 JobFunc = Callable[[datetime], object]
+log = logging.getLogger("apiany.jobs")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +92,11 @@ def resolve(name: str) -> JobFunc | None:
     module_name, _, attr = JOBS[name].target.partition(":")
     try:
         module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            return None
-        raise
+    except Exception as exc:  # a broken module must not stop the other jobs (or the app)
+        absent = isinstance(exc, ModuleNotFoundError) and module_name.startswith(exc.name or "?")
+        if not absent:
+            log.exception("job %s cannot be imported", name)
+        return None
     fn = getattr(module, attr, None)
     if fn is None:
         return None
@@ -136,8 +139,9 @@ def list_jobs() -> list[JobInfo]:
 
 
 def print_jobs() -> None:
+    infos = list_jobs()
     print(f"{'job':<22}{'every':>7}  {'last run (UTC)':<20}{'status':<15}{'items':>7}  runs")
-    for info in list_jobs():
+    for info in infos:
         every = f"{info.interval}s"
         if not info.installed:
             print(f"{info.spec.name:<22}{every:>7}  {'-':<20}{'not installed':<15}{'':>7}  -")

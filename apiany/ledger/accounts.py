@@ -1,12 +1,20 @@
 """Ledger accounts: one per user ("user:{id}") plus the system sources and
 sinks. Locking rule (PostgreSQL): within one operation, the user account is
-locked first, then the API key row, then the system account; batch jobs take
-accounts in id order. Every change to an account's balance, lots and holds
-happens while its row is locked."""
+locked first, then the API key row; batch jobs take accounts in id order.
+Every change to a user account's balance, lots and holds happens while its
+row is locked.
+
+System accounts are never locked or updated: every request's consumption
+moves credits to "system:consumption", and a cached balance there would be
+one row that all settles of all users wait on. Their balance is the sum of
+their entries (`system_account` computes it); their entries record
+balance_after 0 ("not tracked"); `verify` proves every transaction sums to
+zero, which is what keeps them right."""
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session, func, select
 
 from apiany.core.db import is_postgres
 from apiany.core.errors import LedgerError
@@ -14,7 +22,7 @@ from apiany.core.money import UNITS_PER_CREDIT
 from apiany.core.settings import get_settings
 from apiany.ledger.common import SYSTEM_CODES, check_choice, check_id, insert_once
 from apiany.models.keys import ApiKey
-from apiany.models.ledger import LedgerAccount
+from apiany.models.ledger import LedgerAccount, LedgerEntry
 
 
 def _select_account(session: Session, code: str, lock: bool) -> LedgerAccount | None:
@@ -46,9 +54,23 @@ def user_account(session: Session, user_id: int, *, lock: bool = False) -> Ledge
                           is_system=False, overdraft_limit=limit)
 
 
+def system_row(session: Session, code: str) -> LedgerAccount:
+    """The system account's row, created on first use; never locked, and its
+    stored `balance` is not maintained (see the module's docstring)."""
+    return _get_or_create(session, code, False, is_system=True)
+
+
 def system_account(session: Session, code: str, *, lock: bool = False) -> LedgerAccount:
+    """The system account with `balance` = the sum of its entries (computed,
+    not cached; `lock` is accepted for compatibility: system accounts are
+    never locked)."""
     check_choice(code, "code", SYSTEM_CODES)
-    return _get_or_create(session, code, lock, is_system=True)
+    session.flush()
+    account = system_row(session, code)
+    total = session.exec(select(func.coalesce(func.sum(LedgerEntry.amount), 0))
+                         .where(LedgerEntry.account_id == account.id)).one()
+    set_committed_value(account, "balance", int(total))
+    return account
 
 
 def _lock_row(session: Session, model, row_id: int):

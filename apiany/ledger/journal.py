@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from apiany.core.errors import IdempotencyMismatch, LedgerError
-from apiany.ledger.accounts import system_account
+from apiany.ledger.accounts import system_row
 from apiany.ledger.common import check_text, insert_once
 from apiany.models.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
 
@@ -66,9 +66,10 @@ def transfer(session: Session, user: LedgerAccount, system_code: str, amount: in
              reverses_transaction_id: int | None = None,
              **labels: str) -> tuple[LedgerTransaction, bool]:
     """Move `amount` from the system account to the (locked) user account,
-    or back when negative: lock the system account, claim the key, write
-    both entries. (original, False) when a concurrent writer had the key."""
-    system = system_account(session, system_code, lock=True)
+    or back when negative: claim the key, write both entries (the system
+    account is not locked: accounts.py). (original, False) when a
+    concurrent writer had the key."""
+    system = system_row(session, system_code)
     tx, created = claim(session, kind=kind, idempotency_key=idempotency_key, fp=fp, now=now,
                         reverses_transaction_id=reverses_transaction_id, **labels)
     if created:
@@ -78,19 +79,22 @@ def transfer(session: Session, user: LedgerAccount, system_code: str, amount: in
 
 def write_entries(session: Session, tx: LedgerTransaction,
                   legs: list[tuple[LedgerAccount, int]], now: datetime) -> list[LedgerEntry]:
-    """One entry per leg; legs sum to zero. The accounts must be locked (the
+    """One entry per leg; legs sum to zero. User accounts must be locked (the
     entry ids are allocated under the lock, so per-account id order is the
-    order in which balances changed)."""
+    order in which balances changed); system accounts keep no cached
+    balance and their entries record balance_after 0."""
     if sum(amount for _, amount in legs) != 0:
         raise LedgerError(f"transaction {tx.idempotency_key!r} does not balance")
     if len({account.id for account, _ in legs}) != len(legs):
         raise LedgerError(f"transaction {tx.idempotency_key!r} names an account twice")
     entries = []
     for account, amount in legs:
-        account.balance += amount
-        account.updated_at = now
+        if not account.is_system:
+            account.balance += amount
+            account.updated_at = now
         entry = LedgerEntry(transaction_id=tx.id, account_id=account.id, amount=amount,
-                            balance_after=account.balance, created_at=now)
+                            balance_after=0 if account.is_system else account.balance,
+                            created_at=now)
         session.add(entry)
         entries.append(entry)
     session.flush()

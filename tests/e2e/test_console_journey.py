@@ -90,6 +90,9 @@ def test_console_journey(live_app, browser_page):
     request_id, units, client = _call(live_app, secret)
     cost = format_credits(units)
 
+    page.goto(live_app.url("/dashboard"))
+    expect(page.get_by_role("table", name="Recent requests").get_by_text(request_id)).to_be_visible()
+
     page.goto(live_app.url("/usage"))
     link = page.get_by_role("link", name=f"Request {request_id}")
     expect(link).to_be_visible()
@@ -134,7 +137,9 @@ def test_console_pages_render(live_app, browser_page, width, height):
     the model detail shows examples with this deployment's base URL."""
     page = browser_page
     page.set_viewport_size({"width": width, "height": height})
-    _sign_up(page, live_app, _email())
+    email = _email()
+    _sign_up(page, live_app, email)
+    live_app.cli("keys", "create", "--email", email, "--name", "cli key", "--rpm", "1200")  # a filled keys table
     for path in PAGES:
         page.goto(live_app.url(path))
         expect(page.get_by_role("heading", level=1)).to_be_visible()
@@ -148,3 +153,34 @@ def test_console_pages_render(live_app, browser_page, width, height):
     expect(page.get_by_label("sandbox-embed curl example", exact=True)).to_contain_text(
         re.compile(rf"curl http://(localhost|127\.0\.0\.1):{port}/v1/embeddings"))
     _shot(page, "models-detail")
+
+
+def test_key_edit_and_revoke_with_confirmation(live_app, browser_page):
+    page = browser_page
+    _sign_up(page, live_app, _email())
+    page.goto(live_app.url("/keys"))
+    _create_key(page, "temp key")
+    page.get_by_role("button", name="Edit temp key").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_label("Requests per minute")).to_have_value("600")
+    dialog.get_by_label("Budget (credits)").fill("-1")
+    dialog.get_by_role("button", name="Save changes").click()
+    expect(dialog.get_by_text("Enter a positive number of credits")).to_be_visible()
+    dialog.get_by_label("Budget (credits)").fill("12.5")
+    dialog.get_by_label("Model scope").fill("sandbox-chat, no-such-model")
+    dialog.get_by_role("button", name="Save changes").click()
+    expect(dialog.get_by_text("unknown model id(s) in model_scope: no-such-model")).to_be_visible()
+    dialog.get_by_label("Model scope").fill("sandbox-chat")
+    dialog.get_by_role("button", name="Save changes").click()
+    table = page.get_by_role("table", name="API keys")
+    expect(table.get_by_text("0 / 12.5 credits")).to_be_visible()
+    expect(table.get_by_text("sandbox-chat")).to_be_visible()
+
+    page.get_by_role("button", name="Revoke temp key").click()
+    confirm = page.get_by_role("alertdialog", name="Revoke key?")
+    confirm.get_by_role("button", name="Cancel").click()
+    expect(table.get_by_text("active")).to_be_visible()
+    page.get_by_role("button", name="Revoke temp key").click()
+    confirm.get_by_role("button", name="Revoke key").click()
+    expect(table.get_by_text("revoked")).to_be_visible()
+    expect(page.get_by_role("button", name="Edit temp key")).to_have_count(0)

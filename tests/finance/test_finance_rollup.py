@@ -60,7 +60,7 @@ def _spend(s, user_id, rid, model, channel, credits, cost, *, task=None, at=None
 
 
 @pytest.fixture
-def month(db_url):
+def month(any_db_url):
     user = make_user()
     now = utcnow()
     last_month = month_bounds(month_of(now))[0] - timedelta(days=3)

@@ -33,7 +33,7 @@ def _run(name: str, at):
     return result
 
 
-def test_expire_holds_releases_abandoned_holds_once(db_url):
+def test_expire_holds_releases_abandoned_holds_once(any_db_url):
     user = make_user(credits=10)
     t0 = utcnow()
     with session_scope() as s:
@@ -54,7 +54,7 @@ def test_expire_holds_releases_abandoned_holds_once(db_url):
     assert all(r.finished_at is not None for r in runs)
 
 
-def test_expire_credits_writes_exact_expirations(db_url, monkeypatch):
+def test_expire_credits_writes_exact_expirations(any_db_url, monkeypatch):
     monkeypatch.setenv("APIANY_JOB_BATCH_SIZE", "1")  # several batches
     from apiany.core.settings import reset_settings
 
@@ -93,7 +93,7 @@ def _body(request_id: str, created_at) -> None:
                           created_at=created_at))
 
 
-def test_purge_request_bodies_only_past_the_window(db_url, monkeypatch):
+def test_purge_request_bodies_only_past_the_window(any_db_url, monkeypatch):
     monkeypatch.setenv("APIANY_BODY_RETENTION_DAYS", "30")
     monkeypatch.setenv("APIANY_JOB_BATCH_SIZE", "2")
     from apiany.core.settings import reset_settings
@@ -113,7 +113,7 @@ def test_purge_request_bodies_only_past_the_window(db_url, monkeypatch):
     assert _run("purge_request_bodies", t0 + timedelta(hours=3)).items == 0
 
 
-def test_verify_ledger_raises_an_alert_after_a_row_is_altered(db_url):
+def test_verify_ledger_raises_an_alert_after_a_row_is_altered(any_db_url):
     user = make_user(credits=10)
     t0 = utcnow()
     assert _run("verify_ledger", t0).status == "success"
@@ -137,7 +137,7 @@ def test_verify_ledger_raises_an_alert_after_a_row_is_altered(db_url):
         assert run.status == "warning" and run.error.startswith(f"{result.items} ledger problem")
 
 
-def test_purge_job_runs_keeps_recent_history(db_url):
+def test_purge_job_runs_keeps_recent_history(any_db_url):
     t0 = utcnow()
     with session_scope() as s:
         s.add(JobRun(job="x", status="success", started_at=t0 - timedelta(days=31)))

@@ -9,6 +9,7 @@ import struct
 import wave
 
 import httpx
+import httpx2
 import openai
 import pytest
 
@@ -179,3 +180,28 @@ def test_upload_over_the_limit_is_413(media_db, monkeypatch):
         ok = client.audio.transcriptions.create(model="sandbox-stt", file=("a.wav", make_wav(0.1), "audio/wav"))
         assert ok.text
     assert before - balance(user) == STT_PER_SECOND // 10
+
+
+def test_speech_cut_by_the_upstream_is_not_passed_off_as_complete_and_costs_nothing(client_for):
+    set_channels(("cutting", 0, "cut_after=1", {}))
+    user = make_user(credits=100)
+    before = balance(user)
+    client = client_for(make_key(user))
+    with pytest.raises(httpx2.HTTPError):  # the openai client runs on httpx2
+        with client.audio.speech.with_streaming_response.create(
+                model="sandbox-tts", voice="alloy", input="a long sentence " * 20, response_format="wav") as r:
+            b"".join(r.iter_bytes())
+    dbpool.drain()
+    (row,) = usage_rows(user)
+    assert (row.status, row.credits_charged, row.error_type) == ("incomplete", 0, "stream_cut")
+    assert balance(user) == before and ledger_ok() == []
+
+
+def test_media_falls_back_and_charges_once(client_for):
+    set_channels(("primary", 10, "status=500", {}), ("secondary", 0, None, {}))
+    user = make_user(credits=100)
+    before = balance(user)
+    client_for(make_key(user)).images.generate(model="sandbox-image", prompt="x", size="256x256")
+    (row,) = usage_rows(user)
+    assert (row.channel_name, row.attempt_count, row.credits_charged) == ("secondary", 2, CREDIT)
+    assert before - balance(user) == CREDIT and ledger_ok() == []

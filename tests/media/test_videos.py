@@ -211,3 +211,17 @@ def test_another_users_task_is_404_everywhere(client_for, api):
             call()
     assert intruder.videos.list().data == []
     assert task(video.id).status in ("queued", "in_progress") and task(video.id).deleted_at is None
+
+
+def test_submit_falls_back_and_the_task_stays_on_the_accepting_channel(client_for):
+    set_channels(("primary", 10, "status=503", {}), ("secondary", 0, None, {}))
+    user = make_user(credits=100)
+    before = balance(user)
+    client = client_for(make_key(user))
+    video = create(client)
+    (row,) = usage_rows(user)
+    assert (row.channel_name, row.attempt_count, row.credits_charged) == ("secondary", 2, FOUR_SECONDS)
+    assert task(video.id).channel_name == "secondary"
+    poll_media_tasks(later(5))
+    assert client.videos.retrieve(video.id).status == "completed"
+    assert before - balance(user) == FOUR_SECONDS and ledger_ok() == []

@@ -28,9 +28,9 @@ NEW_KEY = {"name": "", "app_name": "", "purpose": "", "budget": None, "budget_pe
 
 
 def _usage(user_id: int, request_id: str, **fields) -> None:
+    fields = {"public_model": "m1", "request_type": "chat", **fields}
     with session_scope() as session:
-        session.add(UsageRecord(request_id=request_id, user_id=user_id, public_model="m1", request_type="chat",
-                                **fields))
+        session.add(UsageRecord(request_id=request_id, user_id=user_id, **fields))
 
 
 @pytest.fixture
@@ -146,3 +146,60 @@ def test_usage_page_query_stays_fast_with_100k_rows(db_url):
     elapsed = time.perf_counter() - began
     assert total == 99_000 and len(page) == 25 and len(filtered) == 25 and ftotal > 10_000
     assert elapsed < 1.0, f"two page queries took {elapsed:.2f}s"
+
+
+def test_docs_callback_check_accepts_the_real_signature():
+    """The verification snippet on /docs matches how callbacks are signed (services.tasks.sign)."""
+    from apiany.services.tasks import sign
+    from apiany.ui.pages.docs import CALLBACK_CHECK
+
+    namespace: dict = {}
+    exec(CALLBACK_CHECK, namespace)
+    header = sign("whsec_test", int(time.time()), b'{"id": "task_1"}')
+    assert namespace["verify"]("whsec_test", header, b'{"id": "task_1"}')
+    assert not namespace["verify"]("whsec_other", header, b'{"id": "task_1"}')
+    assert not namespace["verify"]("whsec_test", header, b'{"id": "task_2"}')
+
+
+def test_daily_usage_counts_only_the_users_rows(two_users):
+    from apiany.services.usage_stats import daily_usage
+
+    alice, bob = two_users
+    now = datetime.now(UTC)
+    _usage(alice.id, "a1", credits_charged=2_000_000, created_at=now)
+    _usage(alice.id, "a2", credits_charged=500_000, created_at=now - timedelta(days=2), public_model="m2")
+    _usage(bob.id, "b1", credits_charged=7, created_at=now)
+    with session_scope() as session:
+        days = daily_usage(session, user_id=alice.id, today=now.date())
+        assert len(days) == 30 and days[-1] == {"day": now.date(), "requests": 1, "credits": 2_000_000}
+        assert days[-3]["requests"] == 1 and sum(d["requests"] for d in days) == 2
+        assert sum(d["requests"] for d in daily_usage(session, user_id=alice.id, model="m2")) == 1
+
+
+def test_key_expiry_round_trips_through_the_edit_form(two_users):
+    alice, _ = two_users
+    data, errors = keys_state.parse_key_form({"name": "dated", "expires_at": "2031-05-10"})
+    assert errors == {}
+    keys_state.save_key(alice.id, 0, data)
+    [row] = keys_state.load_keys(alice.id)
+    assert row["expires_text"] == row["expires_at"] == "2031-05-10"
+    form = {**{k: row[k] for k in keys_state.EMPTY_FORM}, "name": row["name"]}
+    keys_state.save_key(alice.id, int(row["id"]), keys_state.parse_key_form(form)[0])
+    assert keys_state.load_keys(alice.id)[0]["expires_text"] == "2031-05-10"
+
+
+def test_csv_exports_page_through_more_than_one_chunk(two_users):
+    alice, _ = two_users
+    with get_engine().begin() as conn:
+        conn.execute(insert(UsageRecord), [{"request_id": f"bulk{i}", "user_id": alice.id, "public_model": "m",
+                                            "request_type": "chat", "billed_units": 0, "credits_charged": 0,
+                                            "upstream_cost": 0} for i in range(2500)])
+    text, count = usage_state.usage_csv(alice.id, UsageFilters())
+    assert count == 2500 and len(text.splitlines()) == 2501 and len(set(text.splitlines())) == 2501
+
+
+def test_task_reference_opens_the_request_of_its_owner_only(two_users):
+    alice, bob = two_users
+    _usage(alice.id, "req_video", task_id="task_abc", request_type="video")
+    assert usage_state.request_detail(alice.id, "task_abc")["facts"][0]["value"] == "req_video"
+    assert usage_state.request_detail(bob.id, "task_abc") is None

@@ -24,7 +24,7 @@ from apiany.services.payments.orders import (
     transition,
 )
 from apiany.services.payments.stripe_provider import order_key
-from apiany.services.payments.subscriptions import cancel_subscription, current_subscription
+from apiany.services.payments.subscriptions import current_subscription, mark_cancel_requested
 
 
 def start_checkout(*, user_id: int, pack_code: str, return_base: str | None = None,
@@ -67,28 +67,37 @@ def record_manual_payment(*, admin: User, email: str, pack_code: str, amount_min
 def admin_refund(*, admin: User, order_id: int, amount_minor: int | None = None) -> dict:
     """Ask the provider to refund; credits are clawed back only when the
     provider's refund event arrives (the same path as a refund made in the
-    provider's dashboard)."""
-    with session_scope() as session:
+    provider's dashboard). No DB transaction is open during the call."""
+    with session_scope(readonly=True) as session:
         order = session.get(Order, order_id)
         if order is None:
             raise NotFound(f"order {order_id} not found")
-        if order.state not in PAID_STATES or order.provider != "stripe":
-            raise InvalidRequest(f"order {order_id} ({order.provider}, {order.state}) cannot be "
-                                 "refunded through the provider")
-        left = (order.paid_minor or order.amount_minor) - order.refunded_minor
-        amount = left if amount_minor is None else amount_minor
-        if not 0 < amount <= left:
-            raise InvalidRequest(f"refund amount must be between 1 and {left}", param="amount")
-        key = f"apiany-refund-{order_key(order)}-{order.refunded_minor}-{amount}"
-        refund = get_provider("stripe").refund(order, amount, key)
+    if order.state not in PAID_STATES or order.provider != "stripe":
+        raise InvalidRequest(f"order {order_id} ({order.provider}, {order.state}) cannot be "
+                             "refunded through the provider")
+    left = (order.paid_minor or order.amount_minor) - order.refunded_minor
+    amount = left if amount_minor is None else amount_minor
+    if not 0 < amount <= left:
+        raise InvalidRequest(f"refund amount must be between 1 and {left}", param="amount")
+    key = f"apiany-refund-{order_key(order)}-{order.refunded_minor}-{amount}"
+    refund = get_provider("stripe").refund(order, amount, key)
+    with session_scope() as session:
         audit.record(session, actor=f"admin:{admin.id}", actor_user_id=admin.id,
                      action="order.refund_requested", target_type="order", target_id=order.id,
                      details={"amount_minor": amount, "refund_id": refund.get("id")})
-        return {"order_id": order.id, "refund_id": refund.get("id"), "amount_minor": amount,
-                "status": refund.get("status")}
+    return {"order_id": order.id, "refund_id": refund.get("id"), "amount_minor": amount,
+            "status": refund.get("status")}
 
 
 def cancel_my_subscription(*, user_id: int) -> Subscription:
+    """Cancel at the period end through the provider (outside any DB
+    transaction); the status changes when its event arrives."""
+    with session_scope(readonly=True) as session:
+        sub = current_subscription(session, user_id)
+    if sub is None:
+        raise NotFound("You have no active subscription.")
+    if sub.cancel_at_period_end:
+        raise InvalidRequest("The subscription is already set to cancel at the period end.")
+    get_provider(sub.provider).cancel_subscription(sub.provider_subscription_id)
     with session_scope() as session:
-        return cancel_subscription(session, user_id=user_id, actor=f"user:{user_id}",
-                                   provider=get_provider("stripe"))
+        return mark_cancel_requested(session, sub.id, actor=f"user:{user_id}")

@@ -14,14 +14,18 @@ from apiany.models.payments import Order
 from apiany.services.payments.base import get_provider
 from apiany.services.payments.events import apply_event
 
+from apiany.core.settings import get_settings  # noqa: E402
+
 log = logging.getLogger(__name__)
-PENDING_AFTER = timedelta(minutes=30)  # older pending orders are asked about
 BATCH = 200
 
 
-def reconcile_orders(now: datetime | None = None, *, older_than: timedelta = PENDING_AFTER) -> int:
-    """Returns how many orders changed state."""
+def reconcile_orders(now: datetime | None = None, *, older_than: timedelta | None = None) -> int:
+    """Ask the provider about orders pending longer than
+    APIANY_RECONCILE_PENDING_MINUTES. Returns how many orders changed state."""
     now = now or utcnow()
+    if older_than is None:
+        older_than = timedelta(minutes=get_settings().reconcile_pending_minutes)
     with session_scope(readonly=True) as session:
         rows = session.exec(select(Order.id, Order.provider, Order.state)
                             .where(Order.state == "pending", Order.provider == "stripe",

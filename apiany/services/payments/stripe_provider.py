@@ -100,7 +100,7 @@ class StripeProvider:
     def cancel_subscription(self, subscription_id: str) -> dict[str, Any]:
         return _call(_client().v1.subscriptions.update, subscription_id,
                      {"cancel_at_period_end": True},
-                     {"idempotency_key": f"apiany-cancel-{subscription_id}"})
+                     {"idempotency_key": f"apiany-cancel-{subscription_id}-{int(time.time()) // 60}"})
 
     def fetch_order_truth(self, order: Order) -> dict[str, Any] | None:
         if not order.provider_session_id:
@@ -168,7 +168,8 @@ class StripeProvider:
             found = session.exec(select(Order.id).where(Order.provider == "stripe",
                                  Order.provider_session_id == obj["id"])).first()
             order = lock_order(session, found) if found else None
-        if order is not None and order.provider_session_id not in (None, obj.get("id")):
+        if order is not None and (order.provider != "stripe"
+                                  or order.provider_session_id not in (None, obj.get("id"))):
             return None  # another session's event naming our order: not ours to apply
         if order is not None and order.provider_session_id is None:
             order.provider_session_id = obj.get("id")  # we crashed before saving it

@@ -12,7 +12,6 @@ from typing import Any
 from sqlmodel import Session, select
 
 from apiany.core.db import is_postgres, utcnow
-from apiany.core.errors import InvalidRequest, NotFound
 from apiany.ledger import grant_credits
 from apiany.models.ledger import CreditLot
 from apiany.models.payments import Order, Subscription
@@ -145,15 +144,9 @@ def current_subscription(session: Session, user_id: int) -> Subscription | None:
                         .order_by(Subscription.id.desc())).first()
 
 
-def cancel_subscription(session: Session, *, user_id: int, actor: str, provider) -> Subscription:
-    """Ask the provider to cancel at the period end; the status changes when
-    its event arrives."""
-    sub = current_subscription(session, user_id)
-    if sub is None:
-        raise NotFound("You have no active subscription.")
-    if sub.cancel_at_period_end:
-        raise InvalidRequest("The subscription is already set to cancel at the period end.")
-    provider.cancel_subscription(sub.provider_subscription_id)
+def mark_cancel_requested(session: Session, subscription_id: int, *, actor: str) -> Subscription:
+    """Record that the provider was asked to cancel at the period end."""
+    sub = session.get(Subscription, subscription_id)
     sub.cancel_at_period_end = True
     sub.updated_at = utcnow()
     audit.record(session, actor=actor, action="subscription.cancel", target_type="subscription",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from apiany.ui.components.tables import code_sample, data_table, moment_local
+from apiany.ui.components.tables import code_sample, data_table, filter_select, moment_local
 from apiany.ui.state.activity import ActivityState as A
 
 
@@ -48,3 +48,23 @@ def activity_panels() -> rx.Component:
                              empty="No failed requests."), spacing="2", width="100%", min_width="0"),
         columns=rx.breakpoints(initial="1", lg="2"), spacing="4", width="100%",
     )
+
+
+def usage_chart() -> rx.Component:
+    """Requests (bars) and credits (line) per day for the last 30 days, optionally for one model."""
+    return rx.card(rx.vstack(
+        rx.hstack(rx.heading("Last 30 days", size="4", as_="h2"), rx.spacer(),
+                  rx.box(filter_select("Chart model", "chart_model", A.models, A.chart_model,
+                                       on_change=A.set_chart_model), width="12rem"),
+                  align="end", width="100%", wrap="wrap"),
+        rx.recharts.composed_chart(
+            rx.recharts.bar(data_key="requests", name="Requests", y_axis_id="left", fill=rx.color("accent", 9)),
+            rx.recharts.line(data_key="credits", name="Credits", y_axis_id="right", stroke=rx.color("orange", 9),
+                             dot=False),
+            rx.recharts.x_axis(data_key="day", interval="preserveStartEnd"),
+            rx.recharts.y_axis(y_axis_id="left", allow_decimals=False),
+            rx.recharts.y_axis(y_axis_id="right", orientation="right"),
+            rx.recharts.tooltip(), rx.recharts.legend(),
+            data=A.chart, width="100%", height=240,
+        ),
+        spacing="3", width="100%"), width="100%", aria_label="Requests and credits per day")

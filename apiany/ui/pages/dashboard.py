@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from apiany.ui.components.activity import activity_panels, checklist
+from apiany.ui.components.activity import activity_panels, checklist, usage_chart
 from apiany.ui.components.cards import shortcut_card, stat_card
 from apiany.ui.layouts.shell import console_page
 from apiany.ui.state.activity import ActivityState
@@ -69,7 +69,8 @@ def dashboard() -> rx.Component:
                 rx.center(rx.spinner(size="3"), width="100%", padding_y="2rem", aria_label="Loading balance")),
         rx.cond(ActivityState.loaded_for == SessionState.user_id, checklist()),
         _shortcuts(),
-        rx.cond(ActivityState.loaded_for == SessionState.user_id, activity_panels()),
+        rx.cond(ActivityState.loaded_for == SessionState.user_id,
+                rx.vstack(usage_chart(), activity_panels(), spacing="5", width="100%")),
         spacing="5",
         width="100%",
     )

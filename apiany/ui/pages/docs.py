@@ -28,8 +28,10 @@ ERRORS = [
     ("402", "insufficient_quota", "Not enough credits or the key's budget is used up: add credits or raise "
                                   "the budget. Not retried (x-should-retry: false)."),
     ("403", "permission_error", "The key is disabled, revoked, expired or the model is outside its scope."),
-    ("404", "not_found_error", "Unknown model id: list models with GET /v1/models."),
-    ("429", "rate_limit_error", "Over the key's requests per minute: wait retry-after seconds."),
+    ("404", "invalid_request_error", "code model_not_found: unknown model id. List models with GET /v1/models."),
+    ("413", "invalid_request_error", "The request body is too large: send less (or a smaller file)."),
+    ("429", "rate_limit_error", "Over the key's requests per minute: wait retry-after seconds. The OpenAI "
+                                "SDKs retry it for you."),
     ("502 / 503 / 504", "upstream_error", "Every channel failed after fallback: retry with backoff; nothing "
                                           "was charged."),
 ]
@@ -41,6 +43,14 @@ HEADERS = [
     ("retry-after", "On 429: seconds to wait before retrying."),
     ("x-should-retry", "false on 402: the OpenAI SDKs then do not retry."),
 ]
+
+CALLBACK_CHECK = """import hashlib, hmac, time
+
+def verify(secret: str, header: str, body: bytes, max_age: int = 300) -> bool:
+    parts = dict(p.split("=", 1) for p in header.split(","))
+    mac = hmac.new(secret.encode(), f"{parts['t']}.".encode() + body, hashlib.sha256)
+    fresh = abs(time.time() - int(parts["t"])) <= max_age
+    return fresh and hmac.compare_digest(mac.hexdigest(), parts["v1"])"""
 
 
 def _section(anchor: str, title: str, *children) -> rx.Component:
@@ -88,13 +98,11 @@ def docs() -> rx.Component:
                  _table(["Status", "Type", "What to do"], ERRORS, "Error codes")),
         _section("headers", "Rate limits and request ids", _table(["Header", "Meaning"], HEADERS, "Headers")),
         _section("callbacks", "Async tasks and callbacks",
-                 _p("Video and long image jobs return a task id. Poll the task, or receive a callback: each "
-                    "callback is signed with your webhook secret (Settings). The signature is the hex "
-                    "HMAC-SHA256 of \"{timestamp}.\" followed by the raw body; reject stale timestamps."),
-                 code_sample("import hashlib, hmac\n\ndef verify(secret: str, timestamp: str, body: bytes, "
-                             "signature: str) -> bool:\n    mac = hmac.new(secret.encode(), f\"{timestamp}.\".encode()"
-                             " + body, hashlib.sha256)\n    return hmac.compare_digest(mac.hexdigest(), signature)",
-                             "Callback verification")),
+                 _p("Video and long image jobs return a task id at once: poll GET /v1/videos/{id}, or pass a "
+                    "callback URL (https) and we POST the finished task to it. Each callback carries an "
+                    "apiany-signature header \"t=<unix time>,v1=<hex>\": the hex HMAC-SHA256, keyed with your "
+                    "webhook secret (Settings), of \"<t>.\" followed by the raw body. Reject old timestamps."),
+                 code_sample(CALLBACK_CHECK, "Callback verification")),
         _section("logging", "Content logging and retention",
                  _p("Bodies are stored only for keys with content logging on, and deleted after ",
                     S.retention_days, " days. Usage rows, credit movements and finance summaries are kept "

@@ -9,9 +9,9 @@ import reflex as rx
 
 from apiany.core.db import session_scope
 from apiany.core.money import format_credits
-from apiany.services.ledger_history import KINDS, LedgerFilters, LedgerRow, list_ledger, totals_by_kind
+from apiany.services.ledger_history import KINDS, MAX_PAGE, LedgerFilters, LedgerRow, list_ledger, totals_by_kind
 from apiany.ui.state.formatting import csv_text, iso_text, parse_day, signed_credits_text, utc_text
-from apiany.ui.state.paging import PAGE_SIZE, PagedMixin
+from apiany.ui.state.paging import PAGE_SIZE, PagedMixin, collect_pages
 
 EMPTY_FILTERS = {"kind": "", "since": "", "until": ""}
 CSV_LIMIT = 50_000
@@ -26,7 +26,7 @@ def to_filters(form: dict[str, str]) -> LedgerFilters:
 
 
 def reference_link(row: LedgerRow) -> str:
-    if row.reference_type == "request" and row.reference_id:
+    if row.reference_type in ("request", "task") and row.reference_id:
         return f"/usage/{row.reference_id}"
     if row.reference_type in ("order", "dispute"):
         return "/billing"
@@ -50,8 +50,11 @@ def query_ledger(user_id: int, filters: LedgerFilters, offset: int, limit: int =
 
 
 def ledger_csv(user_id: int, filters: LedgerFilters) -> tuple[str, int]:
+    """Every filtered row, up to CSV_LIMIT."""
     with session_scope() as session:
-        rows, _ = list_ledger(session, user_id=user_id, filters=filters, limit=CSV_LIMIT, offset=0)
+        rows = collect_pages(lambda limit, offset: list_ledger(session, user_id=user_id, filters=filters,
+                                                               limit=limit, offset=offset)[0],
+                             chunk=MAX_PAGE, limit=CSV_LIMIT)
     out = [[r.transaction_id, utc_text(r.created_at), r.kind, format_credits(r.amount),
             format_credits(r.balance_after), r.reference_type, r.reference_id, r.memo, utc_text(r.lot_expires_at)]
            for r in rows]
@@ -79,4 +82,4 @@ class CreditsState(PagedMixin, rx.State):
         data, count = await asyncio.to_thread(ledger_csv, await self._user_id(), to_filters(self.filters))
         self.exporting = False
         yield rx.download(data=data, filename="credits.csv", mime_type="text/csv")
-        yield rx.toast.success(f"Exported {count:,} rows")
+        yield rx.toast.success(f"Exported {count:,} {'row' if count == 1 else 'rows'}")

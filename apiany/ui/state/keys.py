@@ -5,6 +5,7 @@ sent by the browser are only looked up among that user's keys (services.keys).""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 
 import reflex as rx
 from pydantic import ValidationError
@@ -21,6 +22,11 @@ EMPTY_FORM = {"name": "", "app_name": "", "purpose": "", "budget": "", "budget_p
 NO_ERRORS = dict.fromkeys(EMPTY_FORM, "")
 
 
+def last_valid_day(expires_at: datetime | None) -> str:
+    """A key expiring at midnight UTC is valid through the day before (what 'Expires on' means)."""
+    return date_text(expires_at - timedelta(microseconds=1)) if expires_at else ""
+
+
 def key_row(key: KeyPublic) -> dict[str, str]:
     """Display text for the table, plus the raw values the edit form starts from."""
     limit = "no limit" if key.budget is None else credits_text(key.budget)
@@ -32,12 +38,12 @@ def key_row(key: KeyPublic) -> dict[str, str]:
         "rpm_text": f"{key.rpm_limit:,}" if key.rpm_limit else "no limit",
         "scope_text": ", ".join(key.model_scope) or "all models",
         "logging_text": "On" if key.log_content else "Off",
-        "expires_text": date_text(key.expires_at, empty="never"),
+        "expires_text": last_valid_day(key.expires_at) or "never",
         "last_used_text": date_text(key.last_used_at, empty="never"),
         # edit form values
         "budget": format_credits(key.budget) if key.budget else "", "budget_period": key.budget_period,
         "rpm_limit": str(key.rpm_limit or ""), "model_scope": ", ".join(key.model_scope),
-        "log_content": "on" if key.log_content else "", "expires_at": date_text(key.expires_at),
+        "log_content": "on" if key.log_content else "", "expires_at": last_valid_day(key.expires_at),
     }
 
 

@@ -4,6 +4,7 @@ state; `_reload` is the page's query."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 import reflex as rx
@@ -11,6 +12,17 @@ import reflex as rx
 from apiany.ui.state.auth import SessionState
 
 PAGE_SIZE = 25
+
+
+def collect_pages(fetch: Callable[[int, int], list], *, chunk: int, limit: int) -> list:
+    """All rows of a paged query (fetch(limit, offset)), up to `limit`, `chunk` at a time (CSV export)."""
+    out: list = []
+    while len(out) < limit:
+        rows = fetch(chunk, len(out))
+        out += rows
+        if len(rows) < chunk:
+            break
+    return out[:limit]
 
 
 class PagedMixin(rx.State, mixin=True):

@@ -15,10 +15,12 @@ from apiany.core.money import format_credits
 from apiany.models import UsageRecord
 from apiany.models.catalog import REQUEST_TYPES
 from apiany.services.keys import list_keys
+from apiany.services.tasks import user_task
 from apiany.services.usage import UsageFilters, list_usage, request_story
+from apiany.services.usage_stats import request_id_for_task
 from apiany.ui.state.auth import SessionState
 from apiany.ui.state.formatting import csv_text, iso_text, number_text, parse_day, signed_credits_text, utc_text
-from apiany.ui.state.paging import PAGE_SIZE, PagedMixin
+from apiany.ui.state.paging import PAGE_SIZE, PagedMixin, collect_pages
 
 STATUSES = ["success", "error", "pending"]
 CSV_LIMIT = 50_000
@@ -60,33 +62,36 @@ def query_usage(user_id: int, filters: UsageFilters, offset: int, limit: int = P
 
 def usage_csv(user_id: int, filters: UsageFilters) -> tuple[str, int]:
     """Every filtered row (up to CSV_LIMIT), fetched a chunk at a time."""
-    names, out = key_names(user_id), []
+    names = key_names(user_id)
     with session_scope() as session:
-        while len(out) < CSV_LIMIT:
-            rows, _ = list_usage(session, user_id=user_id, filters=filters, limit=CSV_CHUNK, offset=len(out))
-            out += [[r.request_id, utc_text(r.created_at), names.get(r.api_key_id, ""), r.public_model,
-                     r.request_type, r.status, r.http_status, r.latency_ms, r.prompt_tokens,
-                     r.completion_tokens, format_credits(r.credits_charged), r.error_summary] for r in rows]
-            if len(rows) < CSV_CHUNK:
-                break
+        rows = collect_pages(lambda limit, offset: list_usage(session, user_id=user_id, filters=filters,
+                                                              limit=limit, offset=offset)[0],
+                             chunk=CSV_CHUNK, limit=CSV_LIMIT)
+        out = [[r.request_id, utc_text(r.created_at), names.get(r.api_key_id, ""), r.public_model, r.request_type,
+                r.status, r.http_status, r.latency_ms, r.prompt_tokens, r.completion_tokens,
+                format_credits(r.credits_charged), r.error_summary] for r in rows]
     return csv_text(CSV_HEADER, out), len(out)
 
 
 def request_detail(user_id: int, request_id: str) -> dict | None:
-    """The story of one of the user's requests, as display text; None if not theirs."""
-    try:
-        with session_scope() as session:
+    """The story of one of the user's requests (or of the request that created one of
+    their tasks, so ledger rows referencing a task can link here), as display text;
+    None if not theirs."""
+    with session_scope() as session:
+        request_id = request_id_for_task(session, user_id=user_id, task_id=request_id) or request_id
+        try:
             story = request_story(session, user_id=user_id, request_id=request_id)
-    except NotFound:
-        return None
+        except NotFound:
+            return None
     u = story["usage"]
+    task = task_facts(user_id, u["task_id"]) if u["task_id"] else []
     facts = [("Request id", u["request_id"]), ("Time", utc_text(u["created_at"])), ("Model", u["public_model"]),
              ("Type", u["request_type"]), ("Endpoint", u["endpoint"]), ("Streamed", "yes" if u["stream"] else "no"),
              ("Status", f"{u['status']} (HTTP {u['http_status']})"), ("Latency", f"{u['latency_ms']:,} ms"),
              ("Input tokens", number_text(u["prompt_tokens"])), ("Cached tokens", number_text(u["cached_tokens"])),
              ("Output tokens", number_text(u["completion_tokens"])),
              ("Credits charged", format_credits(u["credits_charged"])), ("Attempts", str(u["attempt_count"])),
-             ("Task id", u["task_id"] or "—"), ("Error", u["error_summary"] or "—")]
+             ("Task id", u["task_id"] or "—"), *task, ("Error", u["error_summary"] or "—")]
     return {
         "facts": [{"label": k, "value": str(v)} for k, v in facts],
         "attempts": [{"no": str(a["attempt_no"]), "channel": a["channel_name"], "status": a["status"],
@@ -98,6 +103,18 @@ def request_detail(user_id: int, request_id: str) -> dict | None:
         "request_body": _pretty(story["bodies"]["request"]) if story["bodies"] else "",
         "response_body": _pretty(story["bodies"]["response"]) if story["bodies"] else "",
     }
+
+
+def task_facts(user_id: int, task_id: str) -> list[tuple[str, str]]:
+    """Status and progress of the user's own media task (none for anyone else's)."""
+    try:
+        with session_scope() as session:
+            task = user_task(session, user_id, task_id)
+            return [("Task status", task.status + (f" (upstream: {task.upstream_status})" if task.upstream_status
+                                                   else "")),
+                    ("Task progress", f"{100 if task.status == 'completed' else task.progress}%")]
+    except NotFound:
+        return []
 
 
 def _pretty(text: str) -> str:
@@ -146,7 +163,7 @@ class UsageState(PagedMixin, rx.State):
         data, count = await asyncio.to_thread(usage_csv, user_id, await self._filters(user_id))
         self.exporting = False
         yield rx.download(data=data, filename="usage.csv", mime_type="text/csv")
-        yield rx.toast.success(f"Exported {count:,} rows")
+        yield rx.toast.success(f"Exported {count:,} {'row' if count == 1 else 'rows'}")
 
 
 class RequestDetailState(rx.State):
