@@ -165,7 +165,7 @@ def quantity_for(parsed: MediaBody, model: ModelInfo) -> MediaQuantity:
 
 # --- the calls -----------------------------------------------------------------------
 
-def _fill(gw: Gateway, call: Call, catalog: Catalog, cand: Candidate, q: MediaQuantity) -> int:
+def fill_media_usage(gw: Gateway, call: Call, catalog: Catalog, cand: Candidate, q: MediaQuantity) -> int:
     """Price `q` for the serving channel, fill the usage draft; the charge."""
     key = (cand.channel.name, cand.upstream_model)
     d = call.draft
@@ -241,7 +241,7 @@ async def handle_media(gw: Gateway, request: Request, request_type: str, op: str
         ctype = speech_content_type(fmt, resp.headers.get("content-type"))
         relay = _relay_audio(gw, call, catalog, cand, resp, health)
         return StreamingResponse(relay, media_type=ctype, headers=call.headers())
-    charge = _fill(gw, call, catalog, cand, _actual(parsed, result.images, result.audio_seconds))
+    charge = fill_media_usage(gw, call, catalog, cand, _actual(parsed, result.images, result.audio_seconds))
     bodies = None
     if call.key.log_content:
         bodies = (parsed.fields.get("prompt", "") if parsed.files else parsed.raw.decode("utf-8", "replace"),
@@ -270,7 +270,7 @@ async def _relay_audio(gw: Gateway, call: Call, catalog: Catalog, cand: Candidat
     finally:
         resp.close()
         parsed: MediaBody = call.parsed  # type: ignore[assignment]
-        charge = _fill(gw, call, catalog, cand, parsed.quantity)
+        charge = fill_media_usage(gw, call, catalog, cand, parsed.quantity)
         if outcome != "success":
             call.draft.status = outcome
         if outcome == "incomplete":

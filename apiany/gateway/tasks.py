@@ -23,7 +23,7 @@ from apiany.core.settings import get_settings
 from apiany.gateway.accounting import HealthChange, finalize_request
 from apiany.gateway.dbpool import run_db, run_db_shielded
 from apiany.gateway.errors import UpstreamFailed, error_response
-from apiany.gateway.media import MediaBody, MediaSpec, _fill, first_success
+from apiany.gateway.media import MediaBody, MediaSpec, fill_media_usage, first_success
 from apiany.gateway.pipeline import Gateway, new_request_id
 from apiany.gateway.routing import plan_candidates
 from apiany.gateway.upstream import open_upstream, read_body
@@ -87,7 +87,7 @@ async def create_video(gw: Gateway, request: Request) -> Response:
         return await gw.fail(call, served, health)
     cand, info = served
     call.draft.task_id = task_id
-    charge = _fill(gw, call, catalog, cand, parsed.quantity)
+    charge = fill_media_usage(gw, call, catalog, cand, parsed.quantity)
     now = utcnow()
     fields = {"task_id": task_id, "request_id": request_id, "user_id": call.key.user_id,
               "api_key_id": call.key.id, "public_model": cand.model.public_id,
