@@ -165,7 +165,8 @@ def quantity_for(parsed: MediaBody, model: ModelInfo) -> MediaQuantity:
 
 # --- the calls -----------------------------------------------------------------------
 
-def fill_media_usage(gw: Gateway, call: Call, catalog: Catalog, cand: Candidate, q: MediaQuantity) -> int:
+def fill_media_usage(gw: Gateway, call: Call, catalog: Catalog, cand: Candidate,
+                     q: MediaQuantity) -> int:
     """Price `q` for the serving channel, fill the usage draft; the charge."""
     key = (cand.channel.name, cand.upstream_model)
     d = call.draft

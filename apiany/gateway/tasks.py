@@ -154,7 +154,8 @@ def refresh_task(task_id: str, now: datetime | None = None, *, force: bool = Fal
             svc.finish_task(session, task_id, "expired", now=now, error_code="task_expired",
                             error_message="the task did not finish within the model's maximum task age")
             return "expired"
-        if not force and (task.next_poll_at is None or task.next_poll_at > now or not svc.claim_poll(session, task, now)):
+        due = task.next_poll_at is not None and task.next_poll_at <= now
+        if not force and not (due and svc.claim_poll(session, task, now)):
             return "skipped"
         session.expunge(task)
     try:
@@ -272,8 +273,8 @@ async def delete_video(gw: Gateway, request: Request, video_id: str) -> Response
         cfg = await run_db(channel_config_for, task.channel_id)
         if cfg is not None:  # best effort: the upstream may keep or have dropped it
             try:
-                resp = await open_upstream(get_media_adapter(cfg.protocol).task_request(
-                    cfg, "DELETE", task.upstream_task_id), connect_timeout=gw.settings.upstream_connect_timeout_seconds)
+                req = get_media_adapter(cfg.protocol).task_request(cfg, "DELETE", task.upstream_task_id)
+                resp = await open_upstream(req, connect_timeout=gw.settings.upstream_connect_timeout_seconds)
                 await read_body(resp)
             except ProviderError:
                 pass
