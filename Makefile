@@ -12,29 +12,36 @@ export PATH := $(CURDIR)/.tools/node_modules/.bin:$(PATH)
 export REFLEX_USE_SYSTEM_BUN := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test setup setup-test chromium migrate seed admin bench clean help
+.PHONY: run test setup setup-test venv venv-test chromium migrate seed admin bench clean help
 
 help:
 	@echo "make run    set up and start the app on http://localhost:$(PORT) (SQLite, sandbox upstream)"
 	@echo "make test   set up and run the whole test suite"
 	@echo "make bench  benchmark the gateway against direct, a bare proxy and LiteLLM"
 
-$(VENV)/.installed: requirements.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
-	touch $@
+# Installs are keyed by the requirements' content, not their timestamps
+# (Reflex rewrites requirements.txt on start without changing it).
+define install_if_changed
+	@want=$$(cat $(1) | sha256sum | cut -d' ' -f1); \
+	if [ "$$want" != "$$(cat $(2) 2>/dev/null)" ]; then \
+	  echo "installing $(1)"; \
+	  $(PY) -m pip install --quiet --disable-pip-version-check -r $(1) && echo $$want > $(2); \
+	fi
+endef
 
-$(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
-	$(PY) -m pip install --quiet -r requirements-test.txt
-	touch $@
+venv:
+	@test -x $(PY) || ($(PYTHON) -m venv $(VENV) && $(PY) -m pip install --quiet --upgrade pip)
+	$(call install_if_changed,requirements.txt,$(VENV)/.installed)
+
+venv-test: venv
+	$(call install_if_changed,requirements-test.txt,$(VENV)/.installed-test)
 
 $(BUN):
 	npm install --silent --no-audit --no-fund --prefix .tools bun@$(BUN_VERSION)
 
-setup: $(VENV)/.installed $(BUN)
+setup: venv $(BUN)
 
-setup-test: setup $(VENV)/.installed-test chromium
+setup-test: setup venv-test chromium
 
 # Playwright cannot download its browser here: use Debian's Chromium when we
 # are root, Playwright's installer otherwise.
@@ -60,7 +67,12 @@ run: admin
 test: setup-test
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
+# wrk is the load generator (Debian's package); LiteLLM installs itself into
+# bench/.venv-litellm on the first run, hash-checked (bench/litellm_env.py).
 bench: setup
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get install -y -qq wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)); } || \
+	  { echo "make bench needs wrk (apt-get install wrk)"; exit 1; }
 	$(PY) -m bench.run
 
 clean:

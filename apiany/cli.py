@@ -7,6 +7,8 @@ import sys
 import uuid
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from apiany.core.errors import APIAnyError
 from apiany.core.money import credits_to_units, format_credits
 from apiany.core.settings import ROOT, SettingsError, get_settings
@@ -14,6 +16,10 @@ from apiany.core.settings import ROOT, SettingsError, get_settings
 
 class CLIError(Exception):
     pass
+
+
+# Model fields -> the flag a user typed, for validation messages.
+CLI_FLAGS = {"rpm_limit": "rpm", "model_scope": "models", "log_content": "log-content"}
 
 
 def _user_id(session, email: str) -> int:
@@ -263,4 +269,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except (CLIError, APIAnyError) as exc:
         print(f"error: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "input"
+            print(f"error: --{CLI_FLAGS.get(field, field)}: {err['msg']}", file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from apiany.api import auth, management
 from apiany.api import payments as payments_api
 from apiany.api import webhooks
+from apiany.api.limits import MANAGEMENT_LIMIT, BodyLimitMiddleware
 from apiany.api.v1 import create_v1_router
 from apiany.core.errors import APIAnyError
 from apiany.core.settings import get_settings
@@ -26,6 +27,8 @@ def create_api(gateway: Gateway | None = None) -> FastAPI:
     api = FastAPI(title="APIAny", version="1.0", docs_url="/api/docs", openapi_url="/api/openapi.json",
                   description="OpenAI-compatible /v1 proxy and the APIAny management API.")
     api.state.gateway = gateway = gateway or Gateway(settings)
+    api.add_middleware(BodyLimitMiddleware, default_limit=MANAGEMENT_LIMIT,
+                       webhook_limit=settings.max_request_bytes)
 
     @api.get("/healthz", tags=["health"])
     async def healthz() -> dict:

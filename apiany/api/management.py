@@ -4,16 +4,52 @@ Every query is scoped to the caller's own rows."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
+from pydantic import Field
 
 from apiany.api.deps import CurrentUser
 from apiany.core.db import session_scope
+from apiany.core.errors import InvalidRequest
+from apiany.core.money import credits_to_units
 from apiany.services.keys import KeyCreate, KeyPublic, KeyUpdate, create_key, list_keys, revoke_key, update_key
 from apiany.services.usage import UsageFilters, list_usage, request_story
 
 router = APIRouter(prefix="/api", tags=["management"])
+KeyId = Annotated[int, Path(ge=1, le=2**62)]
+MAX_BUDGET_CREDITS = 10**9
+
+
+class KeyCreateRequest(KeyCreate):
+    """As KeyCreate, with `budget` in credits (e.g. 25 or "2.5")."""
+
+    budget: Decimal | None = Field(default=None, gt=0, le=MAX_BUDGET_CREDITS, description="credits")
+
+    def to_service(self) -> KeyCreate:
+        return KeyCreate(**self.model_dump(exclude={"budget"}), budget=_units(self.budget))
+
+
+class KeyUpdateRequest(KeyUpdate):
+    """As KeyUpdate, with `budget` in credits (0 removes the budget)."""
+
+    budget: Decimal | None = Field(default=None, ge=0, le=MAX_BUDGET_CREDITS, description="credits")
+
+    def to_service(self) -> KeyUpdate:
+        data = self.model_dump(exclude_unset=True, exclude={"budget"})
+        if "budget" in self.model_fields_set:
+            data["budget"] = _units(self.budget) if self.budget is not None else None
+        return KeyUpdate(**data)
+
+
+def _units(credits: Decimal | None) -> int | None:
+    if credits is None:
+        return None
+    try:
+        return credits_to_units(credits)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc), param="budget") from None
 
 
 def _actor(user) -> str:
@@ -40,32 +76,36 @@ def get_keys(user: CurrentUser) -> dict:
 
 
 @router.post("/keys", status_code=201)
-def post_key(data: KeyCreate, user: CurrentUser) -> dict:
+def post_key(data: KeyCreateRequest, user: CurrentUser) -> dict:
     """Creates a key. The `key` field is the secret, shown this one time."""
     with session_scope() as session:
-        secret, key = create_key(session, user_id=user.id, data=data, actor=_actor(user))
+        secret, key = create_key(session, user_id=user.id, data=data.to_service(), actor=_actor(user))
         return {"key": secret, "api_key": KeyPublic.of(key)}
 
 
 @router.patch("/keys/{key_id}")
-def patch_key(key_id: int, data: KeyUpdate, user: CurrentUser) -> KeyPublic:
+def patch_key(key_id: KeyId, data: KeyUpdateRequest, user: CurrentUser) -> KeyPublic:
+    return _update(key_id, data.to_service(), user)
+
+
+def _update(key_id: int, data: KeyUpdate, user) -> KeyPublic:
     with session_scope() as session:
         return KeyPublic.of(update_key(session, user_id=user.id, key_id=key_id, data=data,
                                        actor=_actor(user)))
 
 
 @router.post("/keys/{key_id}/disable")
-def disable_key(key_id: int, user: CurrentUser) -> KeyPublic:
-    return patch_key(key_id, KeyUpdate(status="disabled"), user)
+def disable_key(key_id: KeyId, user: CurrentUser) -> KeyPublic:
+    return _update(key_id, KeyUpdate(status="disabled"), user)
 
 
 @router.post("/keys/{key_id}/enable")
-def enable_key(key_id: int, user: CurrentUser) -> KeyPublic:
-    return patch_key(key_id, KeyUpdate(status="active"), user)
+def enable_key(key_id: KeyId, user: CurrentUser) -> KeyPublic:
+    return _update(key_id, KeyUpdate(status="active"), user)
 
 
 @router.post("/keys/{key_id}/revoke")
-def post_revoke_key(key_id: int, user: CurrentUser) -> KeyPublic:
+def post_revoke_key(key_id: KeyId, user: CurrentUser) -> KeyPublic:
     with session_scope() as session:
         return KeyPublic.of(revoke_key(session, user_id=user.id, key_id=key_id, actor=_actor(user)))
 
@@ -75,12 +115,12 @@ def get_usage(
     user: CurrentUser,
     since: datetime | None = None,
     until: datetime | None = None,
-    api_key_id: int | None = None,
+    api_key_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     model: str | None = None,
     status: str | None = None,
     request_type: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> dict:
     filters = UsageFilters(since=since, until=until, api_key_id=api_key_id, model=model,
                            status=status, request_type=request_type)

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse, Response
 from apiany.core.errors import APIAnyError, NotFound
 from apiany.gateway.errors import error_response
 from apiany.gateway.pipeline import Gateway, new_request_id
+from apiany.gateway.routing import has_route
 
 
 def create_v1_router(gateway: Gateway) -> APIRouter:
@@ -28,8 +29,10 @@ def create_v1_router(gateway: Gateway) -> APIRouter:
     async def _visible_models(request: Request):
         key = await gateway.authenticate(request.headers.get("authorization"))
         catalog = await gateway.cache.catalog()
+        # A model no enabled channel can serve (e.g. its vendor key is not set)
+        # is not listed: calling it could only fail.
         return [m for m in catalog.models.values()
-                if m.is_public and m.status != "unavailable"
+                if m.is_public and m.status != "unavailable" and has_route(catalog, m)
                 and (not key.model_scope or m.public_id in key.model_scope)]
 
     def _model_object(m) -> dict:

@@ -86,7 +86,7 @@ class Catalog:
     unit_costs: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
 
 
-def _load_catalog() -> Catalog:
+def load_catalog() -> Catalog:
     with Session(get_engine(readonly=True)) as session:
         cat = Catalog()
         for m in session.exec(select(ApiModel)):
@@ -160,7 +160,7 @@ class GatewayCache:
         async with self._catalog_lock:
             if self._catalog is None or time.monotonic() - self._catalog_at >= self.ttl:
                 loaded_at, generation = time.monotonic(), self._generation
-                self._catalog = await run_db(_load_catalog)
+                self._catalog = await run_db(load_catalog)
                 self._catalog_at = loaded_at if generation == self._generation else 0.0
         return self._catalog
 

@@ -60,12 +60,15 @@ def _text_chars(value) -> int:
     return 0
 
 
+MAX_OUTPUT_TOKENS = 10_000_000  # far above any model's limit; keeps holds in range
+
+
 def _positive_int(body: dict, name: str) -> int | None:
     value = body.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidRequest(f"'{name}' must be a positive integer", param=name)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_OUTPUT_TOKENS:
+        raise InvalidRequest(f"'{name}' must be an integer from 1 to {MAX_OUTPUT_TOKENS:,}", param=name)
     return value
 
 
@@ -109,7 +112,7 @@ def parse_body(raw: bytes, request_type: str) -> ParsedBody:
 def check_serves(model: ModelInfo, request_type: str) -> None:
     if model.request_type not in SERVES[request_type]:
         raise InvalidRequest(
-            f"model '{model.public_id}' is a {model.request_type} model and cannot serve this endpoint",
+            f"model '{model.public_id}' serves {model.request_type} requests, not this endpoint",
             param="model", code="model_not_supported")
 
 

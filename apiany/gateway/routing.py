@@ -110,3 +110,13 @@ def plan_candidates(catalog: Catalog, model: ModelInfo, request_type: str, healt
                 seen.add(channel.id)
                 plan.append(Candidate(channel, m))
     return plan[: model.max_attempts]
+
+
+def has_route(catalog: Catalog, model: ModelInfo) -> bool:
+    """Some usable channel (of the model or a fallback) can serve it."""
+    for m in (model, *[catalog.models[f] for f in model.fallback_models if f in catalog.models]):
+        groups = set(m.channel_groups)
+        if any(c.usable() and m.request_type in c.request_types and groups & c.groups
+               for c in catalog.channels):
+            return True
+    return False

@@ -69,7 +69,8 @@ def _record(task: MediaTask, attempt_no: int, outcome: str, *, status: int | Non
 
 def _deliver_one(task: MediaTask, now: datetime, production: bool) -> str:
     attempt_no = task.callback_attempts + 1
-    reason = svc.callback_refusal(task.callback_url, production=production)
+    reason = (svc.callback_refusal(task.callback_url, production=production)
+              or svc.resolved_refusal(task.callback_url, production=production))
     if reason:
         _record(task, attempt_no, "refused", error=reason)
         return "refused"

@@ -125,8 +125,9 @@ def reserve_hold(session: Session, *, user_id: int, amount: int, idempotency_key
     if api_key_id is not None:
         cur = run_sql(session, RESERVE_KEY, dict(amount=amount, key=api_key_id, user=user_id,
                                                  month=ts(session, month_start(now))))
+        done = cur.rowcount  # before close(): psycopg forgets it
         cur.close()
-        if cur.rowcount != 1:
+        if done != 1:
             run_sql(session, ADD_HELD, dict(amount=-amount, account=account_id)).close()
             return reserve(session, **args).id
     row = _one(run_sql(session, INSERT_HOLD, dict(
@@ -171,8 +172,9 @@ def settle_hold(session: Session, hold_id: int, *, amount: int, memo: str = "",
     if key_id is not None:
         cur = run_sql(session, SETTLE_KEY, dict(amount=hold_amount, used=charge, key=key_id,
                                                 month=ts(session, month_start(now))))
+        done = cur.rowcount
         cur.close()
-        if cur.rowcount != 1:  # a monthly period to roll over
+        if done != 1:  # a monthly period to roll over
             return _full_settle(session, hold_id, amount, memo, actor)
     tx_id = None
     if charge:

@@ -11,23 +11,39 @@ from sqlmodel import Field, Session, SQLModel, select
 from apiany.core.db import utcnow
 from apiany.core.errors import InvalidRequest, NotFound
 from apiany.core.events import config_changed
+from apiany.core.money import format_credits
 from apiany.core.security import hash_token, new_api_key
 from apiany.models import ApiKey, ApiModel
 from apiany.services import audit
 
 KEY_STATUSES = ("active", "disabled", "revoked")
 BUDGET_PERIODS = ("none", "monthly")
+MAX_BUDGET_UNITS = 10**15  # one billion credits
+# Fields that cannot be empty: an explicit null in an update means "leave as is".
+_NOT_NULL = ("name", "app_name", "purpose", "budget_period", "model_scope", "log_content", "status")
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    """Times without a zone are taken as UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 class KeyFields(SQLModel):
     app_name: str = Field(default="", max_length=100)
     purpose: str = Field(default="", max_length=500)
-    budget: int | None = Field(default=None, ge=1, description="units; None = no budget")
+    budget: int | None = Field(default=None, ge=1, le=MAX_BUDGET_UNITS, description="units; None = no budget")
     budget_period: str = "none"
     rpm_limit: int | None = Field(default=None, ge=1, le=1_000_000)
     model_scope: list[str] = Field(default_factory=list)
     log_content: bool = False
     expires_at: datetime | None = None
+
+    @field_validator("expires_at")
+    @classmethod
+    def _expiry(cls, value: datetime | None) -> datetime | None:
+        return _as_utc(value)
 
     @field_validator("budget_period")
     @classmethod
@@ -40,18 +56,37 @@ class KeyFields(SQLModel):
 class KeyCreate(KeyFields):
     name: str = Field(min_length=1, max_length=100)
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
 
 class KeyUpdate(SQLModel):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     app_name: str | None = Field(default=None, max_length=100)
     purpose: str | None = Field(default=None, max_length=500)
-    budget: int | None = Field(default=None, ge=0)
+    budget: int | None = Field(default=None, ge=0, le=MAX_BUDGET_UNITS)
     budget_period: str | None = None
     rpm_limit: int | None = Field(default=None, ge=0, le=1_000_000)
     model_scope: list[str] | None = None
     log_content: bool | None = None
     expires_at: datetime | None = None
     status: str | None = None
+
+    @field_validator("expires_at")
+    @classmethod
+    def _expiry(cls, value: datetime | None) -> datetime | None:
+        return _as_utc(value)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip() if value is not None else None
 
     @field_validator("status")
     @classmethod
@@ -84,10 +119,14 @@ class KeyPublic(SQLModel):
     expires_at: datetime | None
     last_used_at: datetime | None
     created_at: datetime
+    budget_credits: str | None = None
+    budget_used_credits: str = "0"
 
     @classmethod
     def of(cls, key: ApiKey) -> KeyPublic:
-        return cls(display=f"{key.prefix}...{key.last4}", **key.model_dump(exclude={"key_hash"}))
+        return cls(display=f"{key.prefix}...{key.last4}", **key.model_dump(exclude={"key_hash"}),
+                   budget_credits=None if key.budget is None else format_credits(key.budget).replace(",", ""),
+                   budget_used_credits=format_credits(key.budget_used).replace(",", ""))
 
 
 def _check_scope(session: Session, scope: list[str]) -> list[str]:
@@ -138,7 +177,8 @@ def update_key(session: Session, *, user_id: int, key_id: int, data: KeyUpdate, 
     key = get_key(session, user_id=user_id, key_id=key_id)
     if key.status == "revoked":
         raise InvalidRequest("a revoked key cannot be changed", param="key_id")
-    changes = data.model_dump(exclude_unset=True)
+    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items()
+               if not (v is None and k in _NOT_NULL)}
     if "model_scope" in changes:
         changes["model_scope"] = _check_scope(session, changes["model_scope"] or [])
     for field in ("budget", "rpm_limit"):

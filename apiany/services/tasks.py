@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
+import socket
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -74,6 +75,29 @@ def callback_refusal(url: str | None, *, production: bool) -> str | None:
     if parts.scheme == "http" and loopback and not production:
         return None
     return "callbacks must use https (http only to a loopback address in development)"
+
+
+def _refused_address(ip, production: bool) -> bool:
+    if ip.is_loopback:
+        return production
+    return ip.is_private or ip.is_link_local or ip.is_reserved or ip.is_unspecified or ip.is_multicast
+
+
+def resolved_refusal(url: str, *, production: bool) -> str | None:
+    """At delivery time: resolve the host and refuse when any address it
+    names is private, reserved, link-local or (in production) loopback. This
+    also catches odd spellings of addresses (2130706433, 0x7f.1, 127.1) and
+    names that point inside the network."""
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return f"the callback host {host!r} does not resolve"
+    for info in infos:
+        ip = ipaddress.ip_address(info[4][0].split("%")[0])
+        if _refused_address(ip, production):
+            return f"the callback host {host!r} resolves to a refused address ({ip})"
+    return None
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:

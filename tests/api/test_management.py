@@ -32,13 +32,14 @@ def signed_in(make_client, email: str) -> TestClient:
 def test_key_lifecycle_and_secret_shown_once(app_client):
     alice = signed_in(app_client, "alice@example.com")
     r = alice.post("/api/keys", json={"name": "ci", "app_name": "bot", "rpm_limit": 30,
-                                      "budget": 5_000_000, "model_scope": ["sandbox-chat"]})
+                                      "budget": "2.5", "model_scope": ["sandbox-chat"]})
     assert r.status_code == 201
     secret = r.json()["key"]
     assert secret.startswith("sk-") and len(secret) >= 3 + 43
     public = r.json()["api_key"]
     assert public["display"] == f"{secret[:7]}...{secret[-4:]}"
     assert "key_hash" not in public
+    assert (public["budget"], public["budget_credits"]) == (2_500_000, "2.5")  # budget is given in credits
     listed = alice.get("/api/keys").json()["data"]
     assert [k["name"] for k in listed] == ["ci"] and secret not in str(listed)
     with session_scope() as s:
@@ -50,6 +51,12 @@ def test_key_lifecycle_and_secret_shown_once(app_client):
     assert alice.post(f"/api/keys/{key_id}/disable").json()["status"] == "disabled"
     assert alice.post(f"/api/keys/{key_id}/enable").json()["status"] == "active"
     assert alice.patch(f"/api/keys/{key_id}", json={"rpm_limit": 0}).json()["rpm_limit"] is None
+    # an explicit null on a required field leaves it unchanged; a zone-less time is UTC
+    r = alice.patch(f"/api/keys/{key_id}", json={"name": None, "status": None, "log_content": None,
+                                                 "expires_at": "2030-01-01T00:00:00", "budget": 0})
+    assert r.status_code == 200, r.text
+    assert (r.json()["name"], r.json()["status"], r.json()["budget"]) == ("ci", "active", None)
+    assert r.json()["expires_at"].startswith("2030-01-01T00:00:00")
     assert alice.post(f"/api/keys/{key_id}/revoke").json()["status"] == "revoked"
     r = alice.patch(f"/api/keys/{key_id}", json={"name": "again"})
     assert r.status_code == 400 and "revoked" in r.json()["error"]["message"]
@@ -57,6 +64,9 @@ def test_key_lifecycle_and_secret_shown_once(app_client):
 
 @pytest.mark.parametrize("body, field", [
     ({"name": ""}, "name"),
+    ({"name": "   "}, "name"),
+    ({"name": "x", "budget": 10**30}, "budget"),
+    ({"name": "x", "budget": "0.0000001"}, "budget"),
     ({"name": "x", "rpm_limit": -1}, "rpm_limit"),
     ({"name": "x", "budget_period": "weekly"}, "budget_period"),
     ({"name": "x", "model_scope": ["nope"]}, "model_scope"),
@@ -94,3 +104,25 @@ def test_anonymous_is_401(app_client):
     assert client.get("/api/keys").status_code == 401
     assert client.post("/api/keys", json={"name": "x"}).status_code == 401
     assert client.get("/api/usage").status_code == 401
+
+
+def test_oversized_management_bodies_are_refused_before_reading(app_client):
+    client = app_client()
+    big = b'{"email": "a@example.com", "password": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    r = client.post("/api/auth/login", content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "limit" in r.json()["error"]["message"]
+
+    def chunks():
+        yield b'{"email": "a@example.com", "password": "'
+        for _ in range(40):
+            yield b"x" * 65536
+        yield b'"}'
+
+    r = client.post("/api/auth/login", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413
+
+
+def test_huge_ids_and_offsets_are_400_not_500(app_client):
+    alice = signed_in(app_client, "alice@example.com")
+    assert alice.post("/api/keys/99999999999999999999/disable").status_code == 400
+    assert alice.get("/api/usage?offset=99999999999999999999").status_code == 400

@@ -69,6 +69,9 @@ def test_ledger_verify_fails_after_a_hand_edit(cli):
     (("credits", "grant", "--email", "a@example.com", "--credits", "5", "--reason", " "), "--reason"),
     (("keys", "create", "--email", "a@example.com", "--name", "k", "--models", "nope"), "unknown model"),
     (("seed", "/does/not/exist.yaml"), "not found"),
+    (("keys", "create", "--email", "a@example.com", "--name", "k", "--rpm", "0"), "--rpm"),
+    (("keys", "create", "--email", "a@example.com", "--name", "k", "--budget", "-1"), "--budget"),
+    (("keys", "create", "--email", "a@example.com", "--name", ""), "--name"),
 ])
 def test_clear_errors(cli, args, message):
     cli("users", "create", "--email", "a@example.com", "--password", "long password 1")

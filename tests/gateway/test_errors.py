@@ -109,6 +109,8 @@ def test_disabled_key_is_403(client_for, api):
     (b'{"model": "sandbox-chat", "messages": "hi"}', 400, "messages"),
     (b'{"model": "sandbox-chat", "messages": [{"role":"user","content":"x"}], "stream": "yes"}', 400, "stream"),
     (b'{"model": "sandbox-chat", "messages": [{"role":"user","content":"x"}], "max_tokens": -1}', 400, "max_tokens"),
+    (b'{"model": "sandbox-chat", "messages": [{"role":"user","content":"x"}], "max_tokens": 100000000000000000000}',
+     400, "max_tokens"),
     (b'{"model": "sandbox-embed", "messages": [{"role":"user","content":"x"}]}', 400, "model"),
 ])
 def test_bad_input_names_the_field_and_charges_nothing(api, body, status, param):

@@ -203,3 +203,11 @@ def test_task_reference_opens_the_request_of_its_owner_only(two_users):
     _usage(alice.id, "req_video", task_id="task_abc", request_type="video")
     assert usage_state.request_detail(alice.id, "task_abc")["facts"][0]["value"] == "req_video"
     assert usage_state.request_detail(bob.id, "task_abc") is None
+
+
+def test_csv_cells_that_look_like_formulas_are_quoted():
+    from apiany.ui.state.formatting import csv_text
+
+    text = csv_text(["key", "amount"], [['=HYPERLINK("https://evil.example","x")', "-0.5"], ["@cmd", "+3"]])
+    assert text.splitlines() == ["key,amount", '"\'=HYPERLINK(""https://evil.example"",""x"")",-0.5',
+                                 "'@cmd,+3"]

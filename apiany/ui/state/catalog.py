@@ -11,6 +11,8 @@ from sqlmodel import select
 from apiany.core.db import session_scope
 from apiany.core.money import format_credits
 from apiany.core.settings import get_settings
+from apiany.gateway.cache import load_catalog
+from apiany.gateway.routing import has_route
 from apiany.models import ApiModel
 from apiany.ui.state.snippets import examples
 
@@ -35,7 +37,10 @@ def price_phrases(model: ApiModel) -> list[str]:
         phrases.append(f"{_amount(model.price_per_request)} per request")
     for unit, price in sorted(model.unit_prices.items()):
         kind, _, detail = unit.partition(":")
-        phrases.append(f"{_amount(price)} per {kind}" + (f" ({detail.replace(':', ', ')})" if detail else ""))
+        if detail == "second":
+            phrases.append(f"{_amount(price)} per second of {kind}")
+        else:
+            phrases.append(f"{_amount(price)} per {kind}" + (f" ({detail.replace(':', ', ')})" if detail else ""))
     return phrases or ["free"]
 
 
@@ -48,9 +53,15 @@ def model_row(model: ApiModel) -> dict[str, str]:
 
 
 def load_models() -> list[dict[str, str]]:
+    catalog = load_catalog()
     with session_scope() as session:
         rows = session.exec(select(ApiModel).where(ApiModel.is_public.is_(True)).order_by(ApiModel.public_id))
-        return [model_row(m) for m in rows]
+        out = [model_row(m) for m in rows]
+    for row in out:
+        info = catalog.models.get(row["id"])
+        if row["status"] == "active" and info is not None and not has_route(catalog, info):
+            row["status"] = "unavailable"  # no enabled channel (e.g. the vendor key is not set)
+    return out
 
 
 class CatalogState(rx.State):

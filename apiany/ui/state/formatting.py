@@ -52,9 +52,23 @@ def parse_day(text: str, *, end: bool = False) -> datetime | None:
     return day + timedelta(days=1) if end else day
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """Text a spreadsheet would run as a formula gets a leading quote (numbers,
+    including negative amounts, stay as they are)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        try:
+            float(value.replace(",", ""))
+        except ValueError:
+            return "'" + value
+    return value
+
+
 def csv_text(header: list[str], rows: list[list]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows([csv_cell(v) for v in row] for row in rows)
     return buffer.getvalue()

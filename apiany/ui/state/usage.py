@@ -22,7 +22,7 @@ from apiany.ui.state.auth import SessionState
 from apiany.ui.state.formatting import csv_text, iso_text, number_text, parse_day, signed_credits_text, utc_text
 from apiany.ui.state.paging import PAGE_SIZE, PagedMixin, collect_pages
 
-STATUSES = ["success", "error", "pending"]
+STATUSES = ["success", "error", "incomplete", "client_closed", "pending"]
 CSV_LIMIT = 50_000
 CSV_CHUNK = 1000
 CSV_HEADER = ["request_id", "time_utc", "key", "model", "type", "status", "http_status", "latency_ms",
