@@ -25,6 +25,7 @@ def data_table(headers: list[str], rows: rx.Var, render_row: Callable, *, label:
         variant="surface",
         size="1",
         width="100%",
+        min_width="44rem",  # phones scroll the table sideways instead of squeezing columns
     )
     return rx.cond(
         loading, loading_box(f"Loading {label.lower()}"),
