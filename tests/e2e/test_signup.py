@@ -149,3 +149,17 @@ def test_screenshots_and_navigation(live_app, browser_page, width, height):
         page.screenshot(path=str(shots / "dashboard-phone-menu.png"))
         page.keyboard.press("Escape")
     page.screenshot(path=str(shots / f"dashboard-{tag}.png"), full_page=True)
+
+
+def test_dark_mode_toggle(live_app, browser_page):
+    page = browser_page
+    _sign_up(page, live_app, _email())
+    html = page.locator("html")
+    start_dark = "dark" in (html.get_attribute("class") or "")
+    page.get_by_role("button", name="Switch between light and dark mode").first.click()
+    if start_dark:
+        expect(html).not_to_have_class(re.compile(r"\bdark\b"))
+    else:
+        expect(html).to_have_class(re.compile(r"\bdark\b"))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "dashboard-toggled-theme-desktop.png"), full_page=True)

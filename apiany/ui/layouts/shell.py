@@ -82,12 +82,26 @@ def logout_button(compact: bool = False) -> rx.Component:
     return native_form(button, action="/api/auth/logout", **({} if compact else {"width": "100%"}))
 
 
+def theme_toggle() -> rx.Component:
+    """Light / dark, remembered by the browser."""
+    return rx.icon_button(
+        rx.color_mode_cond(light=rx.icon("moon", size=16), dark=rx.icon("sun", size=16)),
+        on_click=rx.toggle_color_mode, variant="ghost", size="1",
+        aria_label="Switch between light and dark mode",
+    )
+
+
 def _account_box() -> rx.Component:
     return rx.vstack(
         rx.divider(),
         rx.text(SessionState.email, size="2", weight="medium", width="100%", white_space="nowrap",
                 overflow="hidden", text_overflow="ellipsis", title=SessionState.email),
-        rx.badge(SessionState.role, variant="soft", color_scheme=rx.cond(SessionState.is_admin, "orange", "gray")),
+        rx.hstack(
+            rx.badge(SessionState.role, variant="soft", color_scheme=rx.cond(SessionState.is_admin, "orange", "gray")),
+            rx.spacer(),
+            theme_toggle(),
+            align="center", width="100%",
+        ),
         logout_button(),
         spacing="3",
         width="100%",
@@ -138,6 +152,7 @@ def topbar() -> rx.Component:
                 align="end",
             ),
         ),
+        theme_toggle(),
         logout_button(compact=True),
         display=PHONE_ONLY,
         align="center",
