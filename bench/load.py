@@ -91,32 +91,37 @@ async def _ttfb(url: str, body: dict, auth: str, n: int) -> list[float]:
     if auth:
         headers["authorization"] = f"Bearer {auth}"
     data = json.dumps(body).encode()
-    samples = []
+    samples, failures = [], []
     async with aiohttp.ClientSession() as client:
         for i in range(n + 20):
             t = time.perf_counter()
             async with client.post(url, data=data, headers=headers) as resp:
                 await resp.content.readany()
                 first = time.perf_counter() - t
-                await resp.read()
-                if resp.status != 200:
-                    raise RuntimeError(f"{url} answered {resp.status}")
-            if i >= 20:  # warm-up
+                rest = await resp.read()
+            if resp.status != 200:
+                failures.append(f"{resp.status} {rest[:200]!r}")
+            elif i >= 20:  # warm-up
                 samples.append(first * 1000)
-    return samples
+    return samples, failures
 
 
 def ttfb_probe(url: str, body: dict, *, auth: str = "", n: int = 300) -> dict:
     """Sequential streams: median and p99 time to the first body chunk."""
-    samples = sorted(asyncio.run(_ttfb(url, body, auth, n)))
+    samples, failures = asyncio.run(_ttfb(url, body, auth, n))
+    samples.sort()
+    if not samples:
+        return {"requests": n, "ttfb_p50_ms": None, "ttfb_p99_ms": None, "errors": len(failures),
+                "first_error": failures[0] if failures else ""}
     return {"requests": n, "ttfb_p50_ms": round(statistics.median(samples), 3),
-            "ttfb_p99_ms": round(samples[max(int(len(samples) * 0.99) - 1, 0)], 3)}
+            "ttfb_p99_ms": round(samples[max(int(len(samples) * 0.99) - 1, 0)], 3),
+            "errors": len(failures), "first_error": failures[0] if failures else ""}
 
 
-def read_ids(ids_path: Path) -> dict[str, int]:
-    """request id -> HTTP status from the per-thread files wrk wrote."""
+def read_ids(ids_dir: Path) -> dict[str, int]:
+    """request id -> HTTP status, from every file wrk's threads wrote."""
     out: dict[str, int] = {}
-    for path in ids_path.parent.glob(ids_path.name + ".*"):
+    for path in ids_dir.iterdir():
         for line in path.read_text().splitlines():
             rid, _, status = line.partition(" ")
             if rid and status:

@@ -36,7 +36,7 @@ def main() -> int:
         OUT.mkdir(exist_ok=True)
         raw = OUT / f"profile-c{conns}-{'stream' if body is STREAM else 'unary'}.txt"
         spy = subprocess.Popen([str(servers.VENV_BIN / "py-spy"), "record", "--pid", str(app.proc.pid),
-                                "--duration", str(int(seconds)), "--format", "raw", "--rate", "250",
+                                "--duration", str(int(seconds)), "--format", "raw", "--rate", "100",
                                 "--output", str(raw), "--nonblocking"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         point: dict = {}

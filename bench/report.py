@@ -29,7 +29,7 @@ def summarize(results: dict) -> dict:
         p["added_p99_ms"] = round(p["p99_ms"] - d["p99_ms"], 3) if d else None
     ttfb = results.get("ttfb", {})
     for name, t in ttfb.items():
-        if "direct" in ttfb:
+        if t["ttfb_p50_ms"] is not None and ttfb.get("direct", {}).get("ttfb_p50_ms") is not None:
             t["added_ttfb_p50_ms"] = round(t["ttfb_p50_ms"] - ttfb["direct"]["ttfb_p50_ms"], 3)
     api32 = _point(results, "apiany", "unary", 32)
     lite32 = _point(results, "litellm", "unary", 32)
@@ -67,18 +67,19 @@ def markdown(results: dict) -> str:
     lines = [f"Measured {meta['date']} on {meta['machine']}; APIAny as {meta['apiany']} on "
              f"{meta['database']}; LiteLLM: {meta['litellm']}; {meta['seconds_per_point']:.0f} s per "
              f"point after {meta['warmup_seconds']:.0f} s warm-up; whole run {meta['wall_seconds']} s.",
-             "", "| mode | conc. | target | req/s | p50 ms | p99 ms | added p50 ms | added p99 ms | errors |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+             "", "| mode | conc. | target | req/s | p50 ms | p99 ms | added p50 ms | added p99 ms | "
+             "CPU ms/req | errors |", "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for p in results["points"]:
         lines.append(f"| {p['mode']} | {p['concurrency']} | {NAMES[p['target']]} | {p['rps']:.0f} | "
                      f"{_fmt(p['p50_ms'])} | {_fmt(p['p99_ms'])} | {_fmt(p['added_p50_ms'])} | "
-                     f"{_fmt(p['added_p99_ms'])} | {p['errors']} |")
+                     f"{_fmt(p['added_p99_ms'])} | {_fmt(p.get('cpu_ms_per_request'))} | {p['errors']} |")
     lines += ["", "Streaming time to first byte (sequential, 300 streams):", "",
-              "| target | TTFB p50 ms | TTFB p99 ms | added p50 ms |", "|---|---:|---:|---:|"]
+              "| target | TTFB p50 ms | TTFB p99 ms | added p50 ms | errors |",
+              "|---|---:|---:|---:|---:|"]
     for name, t in results.get("ttfb", {}).items():
         lines.append(f"| {NAMES[name]} | {_fmt(t['ttfb_p50_ms'])} | {_fmt(t['ttfb_p99_ms'])} | "
-                     f"{_fmt(t.get('added_ttfb_p50_ms'))} |")
-    lines += ["", "Peak RSS (largest process of each server, MB): " + ", ".join(
+                     f"{_fmt(t.get('added_ttfb_p50_ms'))} | {t.get('errors', 0)} |")
+    lines += ["", "Peak RSS (the serving process of each server: the granian worker for APIAny, MB): " + ", ".join(
         f"{NAMES.get(k, k)} {v}" for k, v in results.get("peak_rss_mb", {}).items()), "",
         "| target (issue 8) | measured | limit | met |", "|---|---:|---:|---|"]
     for t in results.get("targets", []):

@@ -82,9 +82,7 @@ def _ledger_state(db_url: str) -> dict:
 
 def _check(env: dict, db_url: str, before: dict, ids_dir: Path, errors: int) -> dict:
     after = _ledger_state(db_url)
-    seen = {}
-    for path in ids_dir.glob("*.ids"):
-        seen.update(load.read_ids(path))
+    seen = load.read_ids(ids_dir)
     ok_ids = [rid for rid, status in seen.items() if status == 200]
     missing = [rid for rid in ok_ids if rid not in after["ids"]]
     unbilled = [rid for rid in ok_ids if rid in after["ids"]
@@ -164,15 +162,18 @@ def main() -> int:
                     if warmup > 0:
                         load.run_wrk(url, body, auth=auth, connections=conns, seconds=warmup,
                                      workdir=workdir, ids_path=ids and ids.with_suffix(".warm.ids"))
+                    cpu = server.cpu_seconds()
                     point = load.run_wrk(url, body, auth=auth, connections=conns, seconds=seconds,
                                          workdir=workdir, ids_path=ids)
+                    cpu = server.cpu_seconds() - cpu
+                    point["cpu_ms_per_request"] = round(1000 * cpu / max(point["ok"], 1), 3)
                     server.sample_rss()
                     point.update(target=name, mode=mode, concurrency=conns)
                     results["points"].append(point)
                     errors += point["errors"] if name == "apiany" else 0
                     print(f"{mode:6} c={conns:<4} {name:12} {point['rps']:>8} req/s  "
                           f"p50 {point['p50_ms']:7.2f} ms  p99 {point['p99_ms']:7.2f} ms  "
-                          f"errors {point['errors']}", flush=True)
+                          f"cpu {point['cpu_ms_per_request']:6.2f} ms/req  errors {point['errors']}", flush=True)
         for name, url, auth, server in targets:
             results["ttfb"][name] = load.ttfb_probe(url, STREAM, auth=auth,
                                                     n=int(os.environ.get("BENCH_TTFB_N", "300")))

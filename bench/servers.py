@@ -66,8 +66,23 @@ class Server:
                 if line.startswith("VmHWM:"):
                     self.peak_rss[pid] = max(self.peak_rss.get(pid, 0), int(line.split()[1]))
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the whole process tree so far (a per-request
+        cost that a busy machine distorts much less than latency)."""
+        total = 0
+        for pid in self.tree():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+        return total / os.sysconf("SC_CLK_TCK")
+
     def peak_worker_mb(self) -> float:
-        return round(max(self.peak_rss.values(), default=0) / 1024, 1)
+        """The largest child (a granian worker) when there are children, else
+        the process itself (uvicorn, aiohttp and LiteLLM serve in-process)."""
+        children = [kb for pid, kb in self.peak_rss.items() if pid != self.proc.pid]
+        return round(max(children or self.peak_rss.values() or [0]) / 1024, 1)
 
     def stop(self) -> None:
         for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):

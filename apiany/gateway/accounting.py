@@ -13,9 +13,10 @@ from datetime import timedelta
 
 from sqlmodel import update
 
-from apiany.core.db import session_scope, utcnow
+from apiany.core.db import utcnow
 from apiany.core.events import config_changed
 from apiany.core.settings import get_settings
+from apiany.gateway.dbpool import group_commit, unit_of_work
 from apiany.ledger import release_hold, reserve_hold, settle_hold
 from apiany.ledger.fastpath import SQL, run_sql, ts
 from apiany.models import Channel
@@ -70,18 +71,20 @@ class HealthChange:
     latency_ms: int | None = None
 
 
+@group_commit
 def reserve_for_request(*, user_id: int, api_key_id: int, amount: int, request_id: str,
                         reference: tuple[str, str] | None = None) -> int:
     """`reference` (type, id) labels the hold and its consumption; default
     the request (async tasks use their task id)."""
     ref_type, ref_id = reference or ("request", request_id)
-    with session_scope() as session:
+    with unit_of_work() as session:
         return reserve_hold(session, user_id=user_id, amount=amount,
                             idempotency_key=f"hold:{request_id}", api_key_id=api_key_id,
                             reference_type=ref_type, reference_id=ref_id,
                             ttl_seconds=get_settings().hold_ttl_seconds)
 
 
+@group_commit
 def finalize_request(draft: UsageDraft, *, hold_id: int | None, charge: int,
                      bodies: tuple[str, str] | None = None,
                      health: list[HealthChange] | None = None, then=None) -> int:
@@ -92,7 +95,7 @@ def finalize_request(draft: UsageDraft, *, hold_id: int | None, charge: int,
     now = utcnow()
     data = asdict(draft)
     attempts = data.pop("attempts")
-    with session_scope() as session:
+    with unit_of_work() as session:
         stamp = ts(session, now)
         for change in health or ():
             _apply_health(session, change)
@@ -110,10 +113,13 @@ def finalize_request(draft: UsageDraft, *, hold_id: int | None, charge: int,
                                       memo=f"{draft.public_model} {draft.endpoint}"[:500])
             else:
                 release_hold(session, hold_id)
+        if draft.api_key_id is not None:
+            # Before the usage row: its foreign key takes KEY SHARE on the key
+            # row, and upgrading that behind a queued FOR UPDATE (a reserve)
+            # deadlocks on PostgreSQL. After a settle the row is ours already.
+            run_sql(session, KEY_USED, dict(now=stamp, key=draft.api_key_id)).close()
         run_sql(session, INSERT_USAGE, {**data, "credits_charged": charged,
                                         "attempt_count": len(attempts), "created_at": stamp}).close()
-        if draft.api_key_id is not None:  # the key row is already locked by the settle
-            run_sql(session, KEY_USED, dict(now=stamp, key=draft.api_key_id)).close()
         if then is not None and hold_id is not None:
             from apiany.models import Hold
 

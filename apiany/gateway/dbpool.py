@@ -1,25 +1,134 @@
 """Run the synchronous unit-of-work code (ledger, services) from the async
 gateway on a bounded thread pool: one implementation of the business logic,
-no async twins."""
+no async twins.
+
+On SQLite the pool is one thread with group commit: units of work marked
+`group_commit` that are queued together run in one transaction, each in its
+own SAVEPOINT (a failing unit rolls back alone), and their results are
+handed back only after the shared COMMIT. One BEGIN IMMEDIATE and one
+COMMIT for a burst of requests instead of two each.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import functools
 import logging
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TypeVar
+
+from sqlmodel import Session
+
+from apiany.core.db import session_scope
 
 T = TypeVar("T")
 log = logging.getLogger("apiany.gateway")
-_executor: ThreadPoolExecutor | None = None
+_executor: Executor | None = None
+_ambient = threading.local()
+GROUP_LIMIT = 64
 
 
-def _pool() -> ThreadPoolExecutor:
+def group_commit(fn: Callable[..., T]) -> Callable[..., T]:
+    """Mark a unit of work that may share its transaction with others: it
+    must do all its database work through `unit_of_work()`."""
+    fn.group_commit = True  # type: ignore[attr-defined]
+    return fn
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """The session of the running group (inside this unit's savepoint), or
+    a unit of work of its own (commit on success, rollback on error)."""
+    session = getattr(_ambient, "session", None)
+    if session is not None:
+        yield session
+        return
+    with session_scope() as session:
+        yield session
+
+
+class GroupCommitExecutor(Executor):
+    """One thread; consecutive group_commit units share a transaction."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name="apiany-db", daemon=True)
+        self._thread.start()
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        self._queue.put((future, fn, args, kwargs))
+        return future
+
+    def _loop(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < GROUP_LIMIT:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            group = [item for item in batch  # run_db hands over functools.partial objects
+                     if getattr(getattr(item[1], "func", item[1]), "group_commit", False)]
+            for item in batch:
+                if item not in group or len(group) == 1:
+                    self._run_alone(item)
+            if len(group) > 1:
+                self._run_group(group)
+
+    @staticmethod
+    def _run_alone(item) -> None:
+        future, fn, args, kwargs = item
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            future.set_exception(exc)
+
+    def _run_group(self, group) -> None:
+        outcomes: list[tuple[bool, object]] = []
+        try:
+            with session_scope() as session:
+                _ambient.session = session
+                for _, fn, args, kwargs in group:
+                    try:
+                        with session.begin_nested():
+                            outcomes.append((True, fn(*args, **kwargs)))
+                    except Exception as exc:  # this unit's savepoint is rolled back
+                        outcomes.append((False, exc))
+        except Exception:  # the shared commit failed: nothing was written
+            log.warning("group commit failed; running %d units one by one", len(group),
+                        exc_info=True)
+            _ambient.session = None
+            for item in group:
+                self._run_alone(item)
+            return
+        finally:
+            _ambient.session = None
+        for (future, *_), (ok, value) in zip(group, outcomes):
+            if future.set_running_or_notify_cancel():
+                future.set_result(value) if ok else future.set_exception(value)  # type: ignore[arg-type]
+
+
+def _pool() -> Executor:
+    """SQLite: one thread with group commit. It has one writer at a time
+    anyway, and units queued here are run at once, while threads waiting in
+    SQLite's busy handler sleep in steps of up to 100 ms (measured: p99 > 1 s
+    at 32 concurrent requests with 16 threads). Other processes (a jobs
+    worker, the CLI) still wait through the busy timeout. PostgreSQL: 16
+    threads, within the engine's pool (10 + 20 overflow)."""
     global _executor
     if _executor is None:
-        _executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="apiany-db")
+        from apiany.core.settings import get_settings
+
+        sqlite = get_settings().database_url.startswith("sqlite")
+        _executor = (GroupCommitExecutor() if sqlite
+                     else ThreadPoolExecutor(max_workers=16, thread_name_prefix="apiany-db"))
     return _executor
 
 
