@@ -97,3 +97,10 @@ def redis_url() -> str:
     if not REDIS_URL:
         pytest.skip("APIANY_TEST_REDIS_URL is not set")
     return REDIS_URL
+
+
+def pytest_collection_modifyitems(config, items):
+    """End-to-end tests run last: Playwright's sync API keeps an event loop
+    running in the main thread for the rest of the session, which would
+    break later tests that call asyncio.run()."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
