@@ -73,6 +73,7 @@ bench: setup
 	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	  (apt-get install -y -qq wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)); } || \
 	  { echo "make bench needs wrk (apt-get install wrk)"; exit 1; }
+	$(call install_if_changed,requirements-bench.txt,$(VENV)/.installed-bench)
 	$(PY) -m bench.run
 
 clean:
