@@ -11,7 +11,7 @@ import asyncio
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, TypeVar
+from typing import Callable
 
 import aiohttp
 from starlette.requests import Request
@@ -21,16 +21,13 @@ from apiany.core.errors import InvalidRequest
 from apiany.gateway.accounting import HealthChange, finalize_request
 from apiany.gateway.cache import Catalog, ModelInfo
 from apiany.gateway.dbpool import run_db_shielded, submit_db
-from apiany.gateway.errors import is_retryable
 from apiany.gateway.pipeline import ZERO, Call, Gateway, new_request_id
 from apiany.gateway.requests import ParsedBody, parse_json_object
 from apiany.gateway.routing import Candidate, plan_candidates
 from apiany.gateway.upstream import open_upstream, read_body
-from apiany.providers.base import ProviderError
 from apiany.providers.openai_media import FilePart, get_media_adapter, speech_content_type, wav_seconds
 from apiany.services.media_pricing import MILLI, MediaQuantity, image_key, media_cost, video_key
 
-T = TypeVar("T")
 BYTES_PER_AUDIO_MS = 16  # unknown audio formats: assume 128 kbit/s when estimating
 
 
@@ -187,27 +184,6 @@ def _actual(parsed: MediaBody, images: int | None, audio_seconds: float | None) 
     return q
 
 
-async def first_success(gw: Gateway, call: Call, plan: list[Candidate], health: list[HealthChange],
-                        attempt: Callable[[Candidate], Awaitable[T]]) -> tuple[Candidate, T] | ProviderError | None:
-    """Try `attempt` on each candidate with the model's fallback rules
-    (attempts recorded); the serving candidate and its result, else the
-    last error (None when there was no candidate)."""
-    last_err: ProviderError | None = None
-    for i, cand in enumerate(plan):
-        t = time.perf_counter()
-        try:
-            result = await attempt(cand)
-        except ProviderError as err:
-            last_err = err
-            gw.note_attempt(call, cand, t, health, err)
-            if is_retryable(err, call.model.retry_on) and i + 1 < len(plan):
-                continue
-            break
-        gw.note_attempt(call, cand, t, health)
-        return cand, result
-    return last_err
-
-
 async def handle_media(gw: Gateway, request: Request, request_type: str, op: str) -> Response:
     request_id, started = new_request_id(), time.perf_counter()
     large = op in ("images.edits", "audio.transcriptions", "audio.translations")
@@ -234,7 +210,7 @@ async def handle_media(gw: Gateway, request: Request, request_type: str, op: str
         data = await read_body(resp)
         return None, data, adapter.parse(op, resp.status, data, resp.headers, fmt)
 
-    served = await first_success(gw, call, plan, health, attempt)
+    served = await gw.first_success(call, plan, health, attempt)
     if not isinstance(served, tuple):
         return await gw.fail(call, served, health)
     cand, (resp, data, result) = served

@@ -5,10 +5,12 @@ settle or release -> usage row and attempts (one transaction)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 import random
 import secrets
 import time
 from dataclasses import dataclass
+from typing import TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -31,6 +33,7 @@ from apiany.providers import get_adapter
 from apiany.providers.base import ChannelConfig, ProviderError, Usage
 from apiany.services.pricing import TokenPrices, TokenUsage, estimate_tokens, token_cost
 
+T = TypeVar("T")
 ZERO = TokenPrices()
 BODY_LOG_LIMIT = 1_000_000
 
@@ -216,19 +219,16 @@ class Gateway:
             return await stream_call(self, call, catalog, plan)
         return await self.unary_call(call, catalog, plan)
 
-    async def unary_call(self, call: Call, catalog: Catalog, plan: list[Candidate]) -> Response:
-        health: list[HealthChange] = []
+    async def first_success(self, call: Call, plan: list[Candidate], health: list[HealthChange],
+                            attempt: Callable[[Candidate], Awaitable[T]]) -> tuple[Candidate, T] | ProviderError | None:
+        """Try `attempt` on each candidate under the model's fallback rules,
+        recording every attempt: the serving candidate and its result, else
+        the last error (None when there was no candidate)."""
         last_err: ProviderError | None = None
         for i, cand in enumerate(plan):
-            adapter = get_adapter(cand.channel.protocol)
             t = time.perf_counter()
             try:
-                req = adapter.build_request(self.channel_config(cand), call.request_type,
-                                            call.parsed.body, cand.upstream_model)
-                resp = await open_upstream(req, connect_timeout=self.settings.upstream_connect_timeout_seconds)
-                data = await read_body(resp)
-                out, usage = adapter.parse_response(call.request_type, resp.status, data, resp.headers,
-                                                    model=cand.model.public_id)
+                result = await attempt(cand)
             except ProviderError as err:
                 last_err = err
                 self.note_attempt(call, cand, t, health, err)
@@ -236,17 +236,35 @@ class Gateway:
                     continue
                 break
             self.note_attempt(call, cand, t, health)
-            if usage.estimated and usage.prompt_tokens == 0:
-                usage.prompt_tokens = self.prompt_estimate(call)
-            charge, cost, tokens = self.price(catalog, cand, usage)
-            self.fill_usage(call, cand, tokens, cost)
-            call.draft.latency_ms = call.elapsed_ms()
-            body_text = data.decode("utf-8", "replace")
-            bodies = self.bodies(call, body_text)
-            await run_db_shielded(finalize_request, call.draft, hold_id=call.hold_id, charge=charge,
-                                  bodies=bodies, health=health)
-            return JSONResponse(out, headers=call.headers())
-        return await self.fail(call, last_err, health)
+            return cand, result
+        return last_err
+
+    async def unary_call(self, call: Call, catalog: Catalog, plan: list[Candidate]) -> Response:
+        health: list[HealthChange] = []
+
+        async def attempt(cand: Candidate):
+            adapter = get_adapter(cand.channel.protocol)
+            req = adapter.build_request(self.channel_config(cand), call.request_type,
+                                        call.parsed.body, cand.upstream_model)
+            resp = await open_upstream(req, connect_timeout=self.settings.upstream_connect_timeout_seconds)
+            data = await read_body(resp)
+            out, usage = adapter.parse_response(call.request_type, resp.status, data, resp.headers,
+                                                model=cand.model.public_id)
+            return data, out, usage
+
+        served = await self.first_success(call, plan, health, attempt)
+        if not isinstance(served, tuple):
+            return await self.fail(call, served, health)
+        cand, (data, out, usage) = served
+        if usage.estimated and usage.prompt_tokens == 0:
+            usage.prompt_tokens = self.prompt_estimate(call)
+        charge, cost, tokens = self.price(catalog, cand, usage)
+        self.fill_usage(call, cand, tokens, cost)
+        call.draft.latency_ms = call.elapsed_ms()
+        bodies = self.bodies(call, data.decode("utf-8", "replace"))
+        await run_db_shielded(finalize_request, call.draft, hold_id=call.hold_id, charge=charge,
+                              bodies=bodies, health=health)
+        return JSONResponse(out, headers=call.headers())
 
     def bodies(self, call: Call, response_text: str) -> tuple[str, str] | None:
         if not call.key.log_content:

@@ -9,7 +9,6 @@ closed at once)."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 import aiohttp
 from starlette.responses import StreamingResponse
@@ -17,7 +16,6 @@ from starlette.responses import StreamingResponse
 from apiany.gateway.accounting import HealthChange, finalize_request
 from apiany.gateway.cache import Catalog
 from apiany.gateway.dbpool import submit_db
-from apiany.gateway.errors import is_retryable
 from apiany.gateway.routing import Candidate
 from apiany.gateway.upstream import open_upstream, read_body
 from apiany.providers import get_adapter
@@ -44,10 +42,9 @@ async def _prefetch(resp: aiohttp.ClientResponse, parser: StreamParser) -> list[
 
 async def stream_call(gw, call, catalog: Catalog, plan: list[Candidate]):
     health: list[HealthChange] = []
-    last_err: ProviderError | None = None
-    for i, cand in enumerate(plan):
+
+    async def attempt(cand: Candidate):
         adapter = get_adapter(cand.channel.protocol)
-        t = time.perf_counter()
         resp = None
         try:
             req = adapter.build_request(gw.channel_config(cand), call.request_type, call.parsed.body,
@@ -60,20 +57,20 @@ async def stream_call(gw, call, catalog: Catalog, plan: list[Candidate]):
             first = await _prefetch(resp, parser)
             if parser.error is not None and not parser.delivered_text_tokens:
                 raise parser.error
-        except ProviderError as err:
+        except ProviderError:
             if resp is not None:
                 resp.close()
-            last_err = err
-            gw.note_attempt(call, cand, t, health, err)
-            if is_retryable(err, call.model.retry_on) and i + 1 < len(plan):
-                continue
-            break
-        gw.note_attempt(call, cand, t, health)
-        call.draft.ttft_ms = call.elapsed_ms()
-        relay = _relay(gw, call, catalog, cand, resp, parser, first, health)
-        return StreamingResponse(relay, media_type="text/event-stream",
-                                 headers={**SSE_HEADERS, **call.headers()})
-    return await gw.fail(call, last_err, health)
+            raise
+        return resp, parser, first
+
+    served = await gw.first_success(call, plan, health, attempt)
+    if not isinstance(served, tuple):
+        return await gw.fail(call, served, health)
+    cand, (resp, parser, first) = served
+    call.draft.ttft_ms = call.elapsed_ms()
+    relay = _relay(gw, call, catalog, cand, resp, parser, first, health)
+    return StreamingResponse(relay, media_type="text/event-stream",
+                             headers={**SSE_HEADERS, **call.headers()})
 
 
 async def _relay(gw, call, catalog: Catalog, cand: Candidate, resp: aiohttp.ClientResponse,

@@ -23,7 +23,7 @@ from apiany.core.settings import get_settings
 from apiany.gateway.accounting import HealthChange, finalize_request
 from apiany.gateway.dbpool import run_db, run_db_shielded
 from apiany.gateway.errors import UpstreamFailed, error_response
-from apiany.gateway.media import MediaBody, MediaSpec, fill_media_usage, first_success
+from apiany.gateway.media import MediaBody, MediaSpec, fill_media_usage
 from apiany.gateway.pipeline import Gateway, new_request_id
 from apiany.gateway.routing import plan_candidates
 from apiany.gateway.upstream import open_upstream, read_body
@@ -82,7 +82,7 @@ async def create_video(gw: Gateway, request: Request) -> Response:
         data = await read_body(resp)
         return adapter.parse_task(resp.status, data, resp.headers)
 
-    served = await first_success(gw, call, plan, health, submit)
+    served = await gw.first_success(call, plan, health, submit)
     if not isinstance(served, tuple):
         return await gw.fail(call, served, health)
     cand, info = served
