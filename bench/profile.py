@@ -1,4 +1,4 @@
-"""Profile APIAny's hot path: the sandbox, APIAny on uvicorn (fresh SQLite,
+"""Profile APIAny's hot path: the sandbox, APIAny on uvicorn or, with BENCH_APP=reflex, in production mode (fresh SQLite,
 or BENCH_DB=postgres), wrk at one concurrency, py-spy sampling every thread
 of the app. Usage: python -m bench.profile [CONCURRENCY] [SECONDS] [stream]
 Writes bench/results/profile-*.txt (py-spy's top functions, `--format raw`
@@ -6,6 +6,7 @@ collapsed stacks) for flame graphs or a quick look."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -29,7 +30,7 @@ def main() -> int:
         procs.append(sandbox)
         env = servers.app_env(_database(workdir), servers.free_port(), sandbox.base_url, workdir)
         key = _prepare(env)
-        app, _ = servers.start_apiany(env, workdir, "uvicorn")
+        app, _ = servers.start_apiany(env, workdir, os.environ.get("BENCH_APP", "uvicorn"))
         procs.append(app)
         url = app.base_url + "/v1/chat/completions"
         load.run_wrk(url, body, auth=key, connections=conns, seconds=2, workdir=workdir)
@@ -37,7 +38,7 @@ def main() -> int:
         raw = OUT / f"profile-c{conns}-{'stream' if body is STREAM else 'unary'}.txt"
         spy = subprocess.Popen([str(servers.VENV_BIN / "py-spy"), "record", "--pid", str(app.proc.pid),
                                 "--duration", str(int(seconds)), "--format", "raw", "--rate", "100",
-                                "--output", str(raw), "--nonblocking"],
+                                "--output", str(raw), "--nonblocking", "--subprocesses"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         point: dict = {}
         worker = threading.Thread(target=lambda: point.update(load.run_wrk(

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 log = logging.getLogger("apiany.events")
 _listeners: list[Callable[[str, str | None], None]] = []
-_PENDING = "apiany_config_changes"
+PENDING_CHANGES = "apiany_config_changes"
 
 
 def on_config_changed(listener: Callable[[str, str | None], None]) -> None:
@@ -70,15 +70,20 @@ def config_changed(kind: str, ident: str | None = None, session: Session | None 
     if session is None:
         _fire(kind, ident)
         return
-    session.info.setdefault(_PENDING, set()).add((kind, ident))
+    session.info.setdefault(PENDING_CHANGES, set()).add((kind, ident))
+
+
+def fire_changes(changes) -> None:
+    """Fire changes collected in a transaction, after it committed."""
+    for kind, ident in changes:
+        _fire(kind, ident)
 
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
-    for kind, ident in session.info.pop(_PENDING, ()):
-        _fire(kind, ident)
+    fire_changes(session.info.pop(PENDING_CHANGES, ()))
 
 
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+    session.info.pop(PENDING_CHANGES, None)

@@ -8,7 +8,7 @@ transaction."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlmodel import update
@@ -18,7 +18,7 @@ from apiany.core.events import config_changed
 from apiany.core.settings import get_settings
 from apiany.gateway.dbpool import group_commit, unit_of_work
 from apiany.ledger import release_hold, reserve_hold, settle_hold
-from apiany.ledger.fastpath import SQL, run_sql, ts
+from apiany.core.sqltx import SQL, Tx
 from apiany.models import Channel
 
 
@@ -77,8 +77,8 @@ def reserve_for_request(*, user_id: int, api_key_id: int, amount: int, request_i
     """`reference` (type, id) labels the hold and its consumption; default
     the request (async tasks use their task id)."""
     ref_type, ref_id = reference or ("request", request_id)
-    with unit_of_work() as session:
-        return reserve_hold(session, user_id=user_id, amount=amount,
+    with unit_of_work() as tx:
+        return reserve_hold(tx, user_id=user_id, amount=amount,
                             idempotency_key=f"hold:{request_id}", api_key_id=api_key_id,
                             reference_type=ref_type, reference_id=ref_id,
                             ttl_seconds=get_settings().hold_ttl_seconds)
@@ -92,39 +92,42 @@ def finalize_request(draft: UsageDraft, *, hold_id: int | None, charge: int,
     Returns the credits actually charged (what the usage row says).
     `then(session, hold)` runs last in the same transaction (async tasks
     record themselves there)."""
-    now = utcnow()
-    data = asdict(draft)
-    attempts = data.pop("attempts")
-    with unit_of_work() as session:
-        stamp = ts(session, now)
+    data = {name: getattr(draft, name) for name in USAGE_FIELDS}
+    attempts = draft.attempts
+    with unit_of_work() as tx:
+        stamp = tx.ts(utcnow())
         for change in health or ():
-            _apply_health(session, change)
+            _apply_health(tx, change)
         if attempts:
-            run_sql(session, INSERT_ATTEMPT, [{**a, "request_id": draft.request_id, "created_at": stamp}
-                                              for a in attempts]).close()
+            tx.do(INSERT_ATTEMPT, [{**{n: getattr(a, n) for n in AttemptDraft.__slots__},
+                                    "request_id": draft.request_id, "created_at": stamp}
+                                   for a in attempts])
         if bodies is not None:
-            run_sql(session, INSERT_BODY, dict(request_id=draft.request_id, user_id=draft.user_id,
-                                               request_body=bodies[0], response_body=bodies[1],
-                                               created_at=stamp)).close()
+            tx.do(INSERT_BODY, dict(request_id=draft.request_id, user_id=draft.user_id,
+                                    request_body=bodies[0], response_body=bodies[1], created_at=stamp))
         charged = 0
         if hold_id is not None:
             if charge > 0:
-                charged = settle_hold(session, hold_id, amount=charge,
+                charged = settle_hold(tx, hold_id, amount=charge,
                                       memo=f"{draft.public_model} {draft.endpoint}"[:500])
             else:
-                release_hold(session, hold_id)
+                release_hold(tx, hold_id)
         if draft.api_key_id is not None:
             # Before the usage row: its foreign key takes KEY SHARE on the key
             # row, and upgrading that behind a queued FOR UPDATE (a reserve)
             # deadlocks on PostgreSQL. After a settle the row is ours already.
-            run_sql(session, KEY_USED, dict(now=stamp, key=draft.api_key_id)).close()
-        run_sql(session, INSERT_USAGE, {**data, "credits_charged": charged,
-                                        "attempt_count": len(attempts), "created_at": stamp}).close()
+            tx.do(KEY_USED, dict(now=stamp, key=draft.api_key_id))
+        data.update(credits_charged=charged, attempt_count=len(attempts), created_at=stamp)
+        tx.do(INSERT_USAGE, data)
         if then is not None and hold_id is not None:
             from apiany.models import Hold
 
+            session = tx.session
             then(session, session.get(Hold, hold_id))
         return charged
+
+
+USAGE_FIELDS = tuple(f for f in UsageDraft.__slots__ if f != "attempts")
 
 
 def _insert(table: str, columns: list[str], **constants: str) -> SQL:
@@ -133,7 +136,7 @@ def _insert(table: str, columns: list[str], **constants: str) -> SQL:
     return SQL(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(values)})")
 
 
-INSERT_USAGE = _insert("usage_records", [f for f in UsageDraft.__slots__ if f != "attempts"] + [
+INSERT_USAGE = _insert("usage_records", [*USAGE_FIELDS,
     "credits_charged", "attempt_count", "created_at"], upstream_cost_currency="'usd'")
 INSERT_ATTEMPT = _insert("channel_attempts", [*AttemptDraft.__slots__, "request_id", "created_at"])
 INSERT_BODY = _insert("request_bodies", ["request_id", "user_id", "request_body", "response_body",
@@ -141,7 +144,8 @@ INSERT_BODY = _insert("request_bodies", ["request_id", "user_id", "request_body"
 KEY_USED = SQL("UPDATE api_keys SET last_used_at = :now WHERE id = :key")
 
 
-def _apply_health(session, change: HealthChange) -> None:
+def _apply_health(tx: Tx, change: HealthChange) -> None:
+    session = tx.session
     now = utcnow()
     values: dict = {"healthy": change.healthy, "last_checked_at": now}
     if change.healthy:

@@ -21,9 +21,9 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TypeVar
 
-from sqlmodel import Session
-
-from apiany.core.db import session_scope
+from apiany.core.db import get_engine
+from apiany.core.events import fire_changes
+from apiany.core.sqltx import Savepoint, Tx, transaction
 
 T = TypeVar("T")
 log = logging.getLogger("apiany.gateway")
@@ -40,15 +40,15 @@ def group_commit(fn: Callable[..., T]) -> Callable[..., T]:
 
 
 @contextmanager
-def unit_of_work() -> Iterator[Session]:
-    """The session of the running group (inside this unit's savepoint), or
-    a unit of work of its own (commit on success, rollback on error)."""
-    session = getattr(_ambient, "session", None)
-    if session is not None:
-        yield session
+def unit_of_work() -> Iterator[Tx]:
+    """The transaction of the running group (inside this unit's savepoint),
+    or a transaction of its own (commit on success, rollback on error)."""
+    tx = getattr(_ambient, "tx", None)
+    if tx is not None:
+        yield tx
         return
-    with session_scope() as session:
-        yield session
+    with transaction(get_engine()) as tx:
+        yield tx
 
 
 class GroupCommitExecutor(Executor):
@@ -93,23 +93,25 @@ class GroupCommitExecutor(Executor):
     def _run_group(self, group) -> None:
         outcomes: list[tuple[bool, object]] = []
         try:
-            with session_scope() as session:
-                _ambient.session = session
-                for _, fn, args, kwargs in group:
-                    try:
-                        with session.begin_nested():
-                            outcomes.append((True, fn(*args, **kwargs)))
-                    except Exception as exc:  # this unit's savepoint is rolled back
-                        outcomes.append((False, exc))
+            with get_engine().connect() as conn:
+                with conn.begin():
+                    _ambient.tx = tx = Tx(conn)
+                    for _, fn, args, kwargs in group:
+                        try:
+                            with Savepoint(tx):
+                                outcomes.append((True, fn(*args, **kwargs)))
+                        except Exception as exc:  # this unit's savepoint is rolled back
+                            outcomes.append((False, exc))
+            fire_changes(tx.changes)
         except Exception:  # the shared commit failed: nothing was written
             log.warning("group commit failed; running %d units one by one", len(group),
                         exc_info=True)
-            _ambient.session = None
+            _ambient.tx = None
             for item in group:
                 self._run_alone(item)
             return
         finally:
-            _ambient.session = None
+            _ambient.tx = None
         for (future, *_), (ok, value) in zip(group, outcomes):
             if future.set_running_or_notify_cancel():
                 future.set_result(value) if ok else future.set_exception(value)  # type: ignore[arg-type]

@@ -10,60 +10,24 @@ still under the same locks, and hands over to the full implementation,
 which decides and explains. Same lock order: the user account, then the
 API key, then the hold. System accounts are never locked or updated
 (accounts.py). The SQL is written once with :name parameters (sqlite3's
-style) and translated for psycopg.
+style) and translated for psycopg (core/sqltx.py). Each function takes the
+caller's Session or a plain-SQL Tx.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlmodel import Session
 
 from apiany.core.db import utcnow
+from apiany.core.sqltx import SQL, Tx, as_tx
 from apiany.ledger.accounts import system_row
 from apiany.ledger.common import DEBIT_SINKS, check_amount, check_key, fingerprint, month_start
 from apiany.ledger.holds import release, reserve, settle
 from apiany.models.ledger import Hold
 
 SINK = DEBIT_SINKS["consumption"]
-
-
-class SQL:
-    """One statement, in sqlite3's (:name) and psycopg's (%(name)s) styles."""
-
-    __slots__ = ("lite", "pg")
-
-    def __init__(self, text: str):
-        self.lite = " ".join(text.split())
-        self.pg = re.sub(r"(?<!:):(\w+)", r"%(\1)s", self.lite)
-
-
-def run_sql(session: Session, sql: SQL, params: dict | list[dict]):
-    """Execute on the session's connection (inside its transaction: BEGIN
-    IMMEDIATE on SQLite) and return the DB-API cursor."""
-    conn = session.connection()
-    pg = conn.dialect.name == "postgresql"
-    cur = conn.connection.cursor()
-    if isinstance(params, list):
-        cur.executemany(sql.pg if pg else sql.lite, params)
-    else:
-        cur.execute(sql.pg if pg else sql.lite, params)
-    return cur
-
-
-def ts(session: Session, value: datetime):
-    """A timestamp as the models store it: aware for PostgreSQL, SQLAlchemy's
-    UTC text form for SQLite."""
-    if session.get_bind().dialect.name == "postgresql":
-        return value
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def _one(cur):
-    row = cur.fetchone()
-    cur.close()
-    return row
 
 
 PERIOD_OK = "(budget_period != 'monthly' OR budget_period_start >= :month)"
@@ -105,7 +69,7 @@ RELEASE_ACCOUNT = SQL("""UPDATE ledger_accounts SET held = held - :amount, updat
     WHERE id = :account""")
 
 
-def reserve_hold(session: Session, *, user_id: int, amount: int, idempotency_key: str,
+def reserve_hold(db: Session | Tx, *, user_id: int, amount: int, idempotency_key: str,
                  api_key_id: int | None = None, reference_type: str = "",
                  reference_id: str = "", ttl_seconds: int = 600) -> int:
     """holds.reserve, returning the hold's id."""
@@ -114,129 +78,127 @@ def reserve_hold(session: Session, *, user_id: int, amount: int, idempotency_key
                 reference_id=reference_id, ttl_seconds=ttl_seconds)
     check_amount(amount)
     check_key(idempotency_key)
+    tx = as_tx(db)
     if len(reference_type) > 30 or len(reference_id) > 100 or isinstance(user_id, bool):
-        return reserve(session, **args).id  # raises the full path's error
+        return reserve(tx.session, **args).id  # raises the full path's error
     now = utcnow()
-    row = _one(run_sql(session, RESERVE_ACCOUNT, dict(amount=amount, now=ts(session, now),
-                                                   code=f"user:{user_id}")))
+    stamp = tx.ts(now)
+    row = tx.one(RESERVE_ACCOUNT, dict(amount=amount, now=stamp, code=f"user:{user_id}"))
     if row is None:
-        return reserve(session, **args).id
+        return reserve(tx.session, **args).id
     account_id = row[0]
     if api_key_id is not None:
-        cur = run_sql(session, RESERVE_KEY, dict(amount=amount, key=api_key_id, user=user_id,
-                                                 month=ts(session, month_start(now))))
-        done = cur.rowcount  # before close(): psycopg forgets it
-        cur.close()
-        if done != 1:
-            run_sql(session, ADD_HELD, dict(amount=-amount, account=account_id)).close()
-            return reserve(session, **args).id
-    row = _one(run_sql(session, INSERT_HOLD, dict(
+        if tx.do(RESERVE_KEY, dict(amount=amount, key=api_key_id, user=user_id,
+                                   month=tx.ts(month_start(now)))) != 1:
+            tx.do(ADD_HELD, dict(amount=-amount, account=account_id))
+            return reserve(tx.session, **args).id
+    row = tx.one(INSERT_HOLD, dict(
         account=account_id, key=api_key_id, idem=idempotency_key, amount=amount,
-        rtype=reference_type, rid=reference_id, now=ts(session, now),
-        expires=ts(session, now + timedelta(seconds=ttl_seconds)))))
+        rtype=reference_type, rid=reference_id, now=stamp,
+        expires=tx.ts(now + timedelta(seconds=ttl_seconds))))
     if row is None:  # the key was used before: undo, the full path answers the replay
-        run_sql(session, ADD_HELD, dict(amount=-amount, account=account_id)).close()
+        tx.do(ADD_HELD, dict(amount=-amount, account=account_id))
         if api_key_id is not None:
-            run_sql(session, ADD_BUDGET, dict(amount=-amount, used=0, key=api_key_id)).close()
-        return reserve(session, **args).id
+            tx.do(ADD_BUDGET, dict(amount=-amount, used=0, key=api_key_id))
+        return reserve(tx.session, **args).id
     return row[0]
 
 
-def _lock_account_of_hold(session: Session, hold_id: int):
+def _lock_account_of_hold(tx: Tx, hold_id: int):
     """Lock the hold's account (FOR NO KEY UPDATE on PostgreSQL: foreign keys
     of new entries need only KEY SHARE), then read the hold, which cannot
-    change any more: every status change locks its account first."""
+    change any more: every status change locks its account first. (One
+    statement on SQLite, whose transactions hold the write lock already; on
+    PostgreSQL a join would read the hold from before the lock wait.)"""
     if isinstance(hold_id, bool) or not isinstance(hold_id, int):
         return None, None
-    lock = LOCK_ACCOUNT_PG if session.get_bind().dialect.name == "postgresql" else LOCK_ACCOUNT
-    account = _one(run_sql(session, lock, dict(hold=hold_id)))
+    if not tx.pg:
+        row = tx.one(ACCOUNT_AND_HOLD, dict(hold=hold_id))
+        return (row[:4], row[4:]) if row else (None, None)
+    account = tx.one(LOCK_ACCOUNT_PG, dict(hold=hold_id))
     if account is None:
         return None, None
-    return account, _one(run_sql(session, READ_HOLD, dict(hold=hold_id)))
+    return account, tx.one(READ_HOLD, dict(hold=hold_id))
 
 
 LOCK_ACCOUNT_PG = SQL(LOCK_ACCOUNT.lite + " FOR NO KEY UPDATE")
+ACCOUNT_AND_HOLD = SQL("""SELECT a.id, a.code, a.balance, a.held, h.api_key_id, h.amount, h.status,
+    h.idempotency_key, h.reference_type, h.reference_id
+    FROM holds h JOIN ledger_accounts a ON a.id = h.account_id WHERE h.id = :hold""")
 
 
-def settle_hold(session: Session, hold_id: int, *, amount: int, memo: str = "",
+def settle_hold(db: Session | Tx, hold_id: int, *, amount: int, memo: str = "",
                 actor: str = "system") -> int:
     """holds.settle, returning the units actually charged."""
     check_amount(amount, allow_zero=True)
+    tx = as_tx(db)
     now = utcnow()
-    account, hold = _lock_account_of_hold(session, hold_id)
+    account, hold = _lock_account_of_hold(tx, hold_id)
     if hold is None or hold[2] != "active" or len(memo) > 500 or len(actor) > 200:
-        return _full_settle(session, hold_id, amount, memo, actor)
+        return _full_settle(tx, hold_id, amount, memo, actor)
     account_id, code, balance, held = account
     key_id, hold_amount, _, idem, rtype, rid = hold
     charge = min(amount, max(balance - (held - hold_amount), 0))
+    stamp = tx.ts(now)
     if key_id is not None:
-        cur = run_sql(session, SETTLE_KEY, dict(amount=hold_amount, used=charge, key=key_id,
-                                                month=ts(session, month_start(now))))
-        done = cur.rowcount
-        cur.close()
-        if done != 1:  # a monthly period to roll over
-            return _full_settle(session, hold_id, amount, memo, actor)
+        if tx.do(SETTLE_KEY, dict(amount=hold_amount, used=charge, key=key_id,
+                                  month=tx.ts(month_start(now)))) != 1:  # a monthly period to roll over
+            return _full_settle(tx, hold_id, amount, memo, actor)
     tx_id = None
     if charge:
         fp = fingerprint("consumption", [code, SINK], charge, rtype, rid)
-        row = _one(run_sql(session, INSERT_TX, dict(idem=f"settle:{idem}", fp=fp, rtype=rtype,
-                                                rid=rid, actor=actor, memo=memo,
-                                                now=ts(session, now))))
+        row = tx.one(INSERT_TX, dict(idem=f"settle:{idem}", fp=fp, rtype=rtype, rid=rid,
+                                     actor=actor, memo=memo, now=stamp))
         if row is None:  # the consumption's key exists: undo, the full path answers
             if key_id is not None:
-                run_sql(session, ADD_BUDGET, dict(amount=hold_amount, used=-charge, key=key_id)).close()
-            return _full_settle(session, hold_id, amount, memo, actor)
+                tx.do(ADD_BUDGET, dict(amount=hold_amount, used=-charge, key=key_id))
+            return _full_settle(tx, hold_id, amount, memo, actor)
         tx_id = row[0]
-        _post(session, account_id, balance, tx_id, charge, ts(session, now))
-    run_sql(session, SETTLE_ACCOUNT, dict(charge=charge, amount=hold_amount, now=ts(session, now),
-                                      account=account_id)).close()
-    run_sql(session, FINISH_HOLD, dict(status="settled", now=ts(session, now), charge=charge,
-                                   tx=tx_id, hold=hold_id)).close()
+        _post(tx, account_id, balance, tx_id, charge, stamp)
+    tx.do(SETTLE_ACCOUNT, dict(charge=charge, amount=hold_amount, now=stamp, account=account_id))
+    tx.do(FINISH_HOLD, dict(status="settled", now=stamp, charge=charge, tx=tx_id, hold=hold_id))
     return charge
 
 
-def _post(session: Session, account_id: int, balance: int, tx_id: int, charge: int, now) -> None:
+def _post(tx: Tx, account_id: int, balance: int, tx_id: int, charge: int, now) -> None:
     """The consumption's two entries (the system leg records no running
     balance: accounts.py) and its draw on the lots, earliest expiry first.
     charge <= balance - other holds, so the lots (which hold max(balance,
     0)) always cover it."""
-    row = _one(run_sql(session, SYSTEM_ID, dict(code=SINK)))
-    system_id = row[0] if row else system_row(session, SINK).id
-    run_sql(session, INSERT_ENTRY, [
+    row = tx.one(SYSTEM_ID, dict(code=SINK))
+    system_id = row[0] if row else system_row(tx.session, SINK).id
+    tx.do(INSERT_ENTRY, [
         dict(tx=tx_id, account=account_id, amount=-charge, after=balance - charge, now=now),
-        dict(tx=tx_id, account=system_id, amount=charge, after=0, now=now)]).close()
-    cur = run_sql(session, OPEN_LOTS, dict(account=account_id))
-    lots = cur.fetchall()
-    cur.close()
+        dict(tx=tx_id, account=system_id, amount=charge, after=0, now=now)])
     left, moves = charge, []
-    for lot_id, remaining in lots:
+    for lot_id, remaining in tx.all(OPEN_LOTS, dict(account=account_id)):
         if not left:
             break
         take = min(remaining, left)
         moves.append(dict(tx=tx_id, lot=lot_id, amount=-take))
-        run_sql(session, DRAW_LOT, dict(take=take, lot=lot_id)).close()
+        tx.do(DRAW_LOT, dict(take=take, lot=lot_id))
         left -= take
-    run_sql(session, INSERT_MOVE, moves).close()
+    tx.do(INSERT_MOVE, moves)
 
 
-def _full_settle(session: Session, hold_id: int, amount: int, memo: str, actor: str) -> int:
+def _full_settle(tx: Tx, hold_id: int, amount: int, memo: str, actor: str) -> int:
+    session = tx.session
     settle(session, hold_id, amount=amount, memo=memo, actor=actor)
     return session.get(Hold, hold_id, populate_existing=True).settled_amount
 
 
-def release_hold(session: Session, hold_id: int) -> None:
+def release_hold(db: Session | Tx, hold_id: int) -> None:
     """holds.release: free an active hold; a finished one stays as it is."""
-    now = utcnow()
-    account, hold = _lock_account_of_hold(session, hold_id)
+    tx = as_tx(db)
+    account, hold = _lock_account_of_hold(tx, hold_id)
     if hold is None:
-        release(session, hold_id)  # raises the full path's error
+        release(tx.session, hold_id)  # raises the full path's error
         return
     key_id, hold_amount, status = hold[0], hold[1], hold[2]
     if status != "active":
         return
+    stamp = tx.ts(utcnow())
     if key_id is not None:
-        run_sql(session, ADD_BUDGET, dict(amount=-hold_amount, used=0, key=key_id)).close()
-    run_sql(session, RELEASE_ACCOUNT, dict(amount=hold_amount, now=ts(session, now),
-                                       account=account[0])).close()
-    run_sql(session, FINISH_HOLD, dict(status="released", now=ts(session, now), charge=0, tx=None,
-                                   hold=hold_id)).close()
+        tx.do(ADD_BUDGET, dict(amount=-hold_amount, used=0, key=key_id))
+    tx.do(RELEASE_ACCOUNT, dict(amount=hold_amount, now=stamp, account=account[0]))
+    tx.do(FINISH_HOLD, dict(status="released", now=stamp, charge=0, tx=None, hold=hold_id))
