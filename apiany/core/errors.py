@@ -67,6 +67,11 @@ class RateLimited(APIAnyError):
     code = "rate_limit_exceeded"
 
 
+class InternalError(APIAnyError):
+    status_code = 500
+    error_type = "server_error"
+
+
 class TooLarge(APIAnyError):
     status_code = 413
     code = "request_too_large"

@@ -37,12 +37,13 @@ class Tx:
     Config changes announced through `session` are collected in `changes`
     and fired by the owner after its commit."""
 
-    __slots__ = ("conn", "raw", "pg", "_session", "_own_session", "changes")
+    __slots__ = ("conn", "raw", "pg", "cur", "_session", "_own_session", "changes")
 
     def __init__(self, conn: Connection, session: Session | None = None):
         self.conn = conn
         self.raw = conn.connection.dbapi_connection
         self.pg = conn.dialect.name == "postgresql"
+        self.cur = None  # one cursor for the whole transaction
         self._session = session
         self._own_session = session is None
         self.changes: set = set()
@@ -53,32 +54,28 @@ class Tx:
         return cls(session.connection(), session)
 
     def run(self, sql: SQL, params: dict | list[dict]):
-        """Execute and return the DB-API cursor (close it, or use `one`)."""
-        cur = self.raw.cursor()
-        if isinstance(params, list):
+        """Execute on the transaction's cursor and return it; read what the
+        statement returns before the next one."""
+        cur = self.cur
+        if cur is None:
+            cur = self.cur = self.raw.cursor()
+        if isinstance(params, list) and len(params) != 1:
             cur.executemany(sql.pg if self.pg else sql.lite, params)
+        elif isinstance(params, list):
+            cur.execute(sql.pg if self.pg else sql.lite, params[0])
         else:
             cur.execute(sql.pg if self.pg else sql.lite, params)
         return cur
 
     def do(self, sql: SQL, params: dict | list[dict]) -> int:
         """Execute; the number of rows changed."""
-        cur = self.run(sql, params)
-        count = cur.rowcount  # before close(): psycopg forgets it
-        cur.close()
-        return count
+        return self.run(sql, params).rowcount
 
     def one(self, sql: SQL, params: dict):
-        cur = self.run(sql, params)
-        row = cur.fetchone()
-        cur.close()
-        return row
+        return self.run(sql, params).fetchone()
 
     def all(self, sql: SQL, params: dict) -> list:
-        cur = self.run(sql, params)
-        rows = cur.fetchall()
-        cur.close()
-        return rows
+        return self.run(sql, params).fetchall()
 
     def ts(self, value: datetime):
         """A timestamp as the models store it: aware for PostgreSQL,

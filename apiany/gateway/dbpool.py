@@ -64,6 +64,11 @@ class GroupCommitExecutor(Executor):
         self._queue.put((future, fn, args, kwargs))
         return future
 
+    def submit_async(self, future: asyncio.Future, fn, args, kwargs) -> None:
+        """Run fn and set the result on an asyncio future: results of one
+        batch reach their event loop in one wake-up, not one per unit."""
+        self._queue.put((future, fn, args, kwargs))
+
     def _loop(self) -> None:
         while True:
             batch = [self._queue.get()]
@@ -72,49 +77,101 @@ class GroupCommitExecutor(Executor):
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
+            batch = [item for item in batch if _claim(item[0])]
             group = [item for item in batch  # run_db hands over functools.partial objects
                      if getattr(getattr(item[1], "func", item[1]), "group_commit", False)]
+            outcomes = []
             for item in batch:
                 if item not in group or len(group) == 1:
-                    self._run_alone(item)
+                    outcomes.append(self._run_alone(item))
             if len(group) > 1:
-                self._run_group(group)
+                outcomes.extend(self._run_group(group))
+            _hand_over(outcomes)
 
     @staticmethod
-    def _run_alone(item) -> None:
-        future, fn, args, kwargs = item
-        if not future.set_running_or_notify_cancel():
-            return
+    def _run_alone(item) -> tuple:
+        target, fn, args, kwargs = item
         try:
-            future.set_result(fn(*args, **kwargs))
+            return target, True, fn(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller
-            future.set_exception(exc)
+            return target, False, exc
 
-    def _run_group(self, group) -> None:
-        outcomes: list[tuple[bool, object]] = []
+    def _run_group(self, group) -> list[tuple]:
+        """Optimistically, all units in one transaction with no savepoints
+        (they would be two more statements per unit); if any unit raises,
+        that transaction is rolled back and the group runs again with a
+        savepoint per unit, so only the failing unit's work is lost. Units
+        are functions of their arguments and the database, so the second
+        run decides exactly as the first would have."""
+        try:
+            return self._transaction(group, isolated=False)
+        except _UnitFailed:
+            pass
+        except Exception:
+            log.warning("group commit failed; retrying with a savepoint per unit", exc_info=True)
+        try:
+            return self._transaction(group, isolated=True)
+        except Exception:  # the shared commit failed: nothing was written
+            log.warning("group commit failed; running %d units one by one", len(group),
+                        exc_info=True)
+            return [self._run_alone(item) for item in group]
+
+    @staticmethod
+    def _transaction(group, *, isolated: bool) -> list[tuple]:
+        outcomes: list[tuple] = []
         try:
             with get_engine().connect() as conn:
                 with conn.begin():
                     _ambient.tx = tx = Tx(conn)
-                    for _, fn, args, kwargs in group:
+                    for target, fn, args, kwargs in group:
+                        if not isolated:
+                            try:
+                                outcomes.append((target, True, fn(*args, **kwargs)))
+                                tx.end_session(ok=True)
+                            except Exception as exc:
+                                tx.end_session(ok=False)
+                                raise _UnitFailed from exc
+                            continue
                         try:
                             with Savepoint(tx):
-                                outcomes.append((True, fn(*args, **kwargs)))
+                                outcomes.append((target, True, fn(*args, **kwargs)))
                         except Exception as exc:  # this unit's savepoint is rolled back
-                            outcomes.append((False, exc))
+                            outcomes.append((target, False, exc))
             fire_changes(tx.changes)
-        except Exception:  # the shared commit failed: nothing was written
-            log.warning("group commit failed; running %d units one by one", len(group),
-                        exc_info=True)
-            _ambient.tx = None
-            for item in group:
-                self._run_alone(item)
-            return
         finally:
             _ambient.tx = None
-        for (future, *_), (ok, value) in zip(group, outcomes):
-            if future.set_running_or_notify_cancel():
-                future.set_result(value) if ok else future.set_exception(value)  # type: ignore[arg-type]
+        return outcomes
+
+
+class _UnitFailed(Exception):
+    """A unit raised in an optimistic group: run the group again, isolated."""
+
+
+def _claim(target) -> bool:
+    """False when the caller gave up before the unit started."""
+    if isinstance(target, Future):
+        return target.set_running_or_notify_cancel()
+    return not target.cancelled()
+
+
+def _hand_over(outcomes: list[tuple]) -> None:
+    by_loop: dict = {}
+    for target, ok, value in outcomes:
+        if isinstance(target, Future):
+            target.set_result(value) if ok else target.set_exception(value)
+        else:
+            by_loop.setdefault(target.get_loop(), []).append((target, ok, value))
+    for loop, items in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_deliver, items)
+        except RuntimeError:  # that loop is closed: nobody waits any more
+            pass
+
+
+def _deliver(items: list[tuple]) -> None:
+    for future, ok, value in items:
+        if not future.done():
+            future.set_result(value) if ok else future.set_exception(value)
 
 
 def _pool() -> Executor:
@@ -136,7 +193,12 @@ def _pool() -> Executor:
 
 async def run_db(fn: Callable[..., T], /, *args, **kwargs) -> T:
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_pool(), functools.partial(fn, *args, **kwargs))
+    pool = _pool()
+    if isinstance(pool, GroupCommitExecutor):
+        future = loop.create_future()
+        pool.submit_async(future, fn, args, kwargs)
+        return await future
+    return await loop.run_in_executor(pool, functools.partial(fn, *args, **kwargs))
 
 
 async def run_db_shielded(fn: Callable[..., T], /, *args, **kwargs) -> T:

@@ -3,11 +3,11 @@ size, JSON, the fields each endpoint needs, and the cost estimate held."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from apiany.core import fastjson
 from apiany.core.errors import InvalidRequest, TooLarge
 from apiany.gateway.cache import ModelInfo
 from apiany.services.pricing import TokenUsage, estimate_tokens, token_cost
@@ -76,7 +76,7 @@ def parse_json_object(raw: bytes) -> dict:
     if not raw.strip():
         raise InvalidRequest("the request body is empty; send a JSON object")
     try:
-        body = json.loads(raw)
+        body = fastjson.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):

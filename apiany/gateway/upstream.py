@@ -9,6 +9,8 @@ import json
 
 import aiohttp
 
+from apiany.core import fastjson
+
 from apiany.providers.base import ProviderError, UpstreamRequest
 
 _sessions: dict[int, aiohttp.ClientSession] = {}
@@ -41,7 +43,7 @@ async def open_upstream(req: UpstreamRequest, *, connect_timeout: float) -> aioh
     timeout = aiohttp.ClientTimeout(total=None if req.stream else req.timeout,
                                     sock_connect=connect_timeout,
                                     sock_read=req.timeout)
-    data = None if req.json_body is None else json.dumps(req.json_body).encode()
+    data = None if req.json_body is None else fastjson.dumps(req.json_body)
     if data is None:
         data = getattr(req, "body_bytes", None)  # media: multipart bodies (providers.openai_media)
     headers = dict(req.headers)

@@ -54,8 +54,9 @@ INSERT_TX = SQL("""INSERT INTO ledger_transactions (kind, idempotency_key, finge
     VALUES ('consumption', :idem, :fp, :rtype, :rid, :actor, :memo, :now)
     ON CONFLICT (idempotency_key) DO NOTHING RETURNING id""")
 SYSTEM_ID = SQL("SELECT id FROM ledger_accounts WHERE code = :code")
-INSERT_ENTRY = SQL("""INSERT INTO ledger_entries (transaction_id, account_id, amount,
-    balance_after, created_at) VALUES (:tx, :account, :amount, :after, :now)""")
+INSERT_ENTRIES = SQL("""INSERT INTO ledger_entries (transaction_id, account_id, amount,
+    balance_after, created_at) VALUES (:tx, :account, :spent, :after, :now),
+    (:tx, :system, :charge, 0, :now)""")
 OPEN_LOTS = SQL("""SELECT id, remaining FROM credit_lots WHERE account_id = :account
     AND remaining > 0 ORDER BY expires_at IS NULL, expires_at, id""")
 DRAW_LOT = SQL("UPDATE credit_lots SET remaining = remaining - :take WHERE id = :lot")
@@ -167,9 +168,8 @@ def _post(tx: Tx, account_id: int, balance: int, tx_id: int, charge: int, now) -
     0)) always cover it."""
     row = tx.one(SYSTEM_ID, dict(code=SINK))
     system_id = row[0] if row else system_row(tx.session, SINK).id
-    tx.do(INSERT_ENTRY, [
-        dict(tx=tx_id, account=account_id, amount=-charge, after=balance - charge, now=now),
-        dict(tx=tx_id, account=system_id, amount=charge, after=0, now=now)])
+    tx.do(INSERT_ENTRIES, dict(tx=tx_id, account=account_id, spent=-charge, after=balance - charge,
+                               system=system_id, charge=charge, now=now))
     left, moves = charge, []
     for lot_id, remaining in tx.all(OPEN_LOTS, dict(account=account_id)):
         if not left:

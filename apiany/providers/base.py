@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Mapping, Protocol
 
+from apiany.core import fastjson
+
 RequestType = Literal["chat", "embedding", "responses"]
 ErrorKind = Literal["connect_error", "timeout", "http_status", "malformed",
                     "stream_error", "stream_cut", "unsupported"]
@@ -135,7 +137,7 @@ def retry_after(headers: Mapping[str, str] | None) -> float | None:
 def load_json(data: bytes, status: int | None = None) -> dict:
     """Decode a JSON object body or raise ProviderError(kind='malformed')."""
     try:
-        obj = json.loads(data)
+        obj = fastjson.loads(data)
     except (ValueError, UnicodeDecodeError):
         raise ProviderError("malformed", "upstream returned invalid JSON", status=status) from None
     if not isinstance(obj, dict):
@@ -184,8 +186,7 @@ def count_words(text: Any) -> int:
 
 
 def sse_event(payload: dict | bytes, event: str | None = None) -> bytes:
-    data = payload if isinstance(payload, bytes) else json.dumps(
-        payload, separators=(",", ":"), ensure_ascii=False).encode()
+    data = payload if isinstance(payload, bytes) else fastjson.dumps(payload)
     head = b"event: " + event.encode() + b"\n" if event else b""
     return head + b"data: " + data + b"\n\n"
 
@@ -305,7 +306,7 @@ class StreamParser:
                 out.extend(self._on_done())
                 continue
             try:
-                obj = json.loads(data)
+                obj = fastjson.loads(data)
             except (ValueError, UnicodeDecodeError):
                 obj = None
             if not isinstance(obj, dict):

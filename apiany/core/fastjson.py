@@ -1,0 +1,26 @@
+"""JSON on the /v1 hot path: orjson (several times faster than the standard
+library, and measurable per request), falling back to the standard library
+for what orjson refuses (integers beyond 64 bits, NaN), so inputs decode
+and encode exactly as they did, errors included."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+
+def loads(data: bytes | str) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)  # the standard library's answer, or its error
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact UTF-8, as Starlette's JSONResponse renders."""
+    try:
+        return orjson.dumps(obj)
+    except TypeError:
+        return json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
