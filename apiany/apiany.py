@@ -1,32 +1,18 @@
 """Composition root: the only module that imports api, ui and jobs together."""
 
-import gc
 from contextlib import asynccontextmanager
 
 import reflex as rx
 
 from apiany.api.app import create_api
+from apiany.api.server import worker_lifespan
 from apiany.api.v1_fastpath import V1FastPath
 from apiany.core.settings import get_settings
-from apiany.gateway.upstream import close_sessions
 from apiany.jobs.scheduler import JobScheduler
 from apiany.ui.pages import dashboard, index, login, signup  # noqa: F401  (registers the pages)
 from apiany.ui.pages import credits, docs, keys, models, settings, usage, usage_detail  # noqa: F401  (console)
 from apiany.ui.pages import billing, billing_success  # noqa: F401  (payments)
 from apiany.ui.pages.admin import orders as admin_orders  # noqa: F401  (payments admin)
-
-
-@asynccontextmanager
-async def upstream_connections():
-    """Close this worker's pooled upstream connections on shutdown. At
-    start, move everything loaded so far (Reflex's compiled app is a large
-    object graph, 170,000 objects before it compiles) out of the garbage
-    collector's view: a full collection over it takes ~100 ms here, a pause
-    every request in flight would wait out."""
-    gc.collect()
-    gc.freeze()
-    yield
-    await close_sessions()
 
 
 @asynccontextmanager
@@ -50,5 +36,5 @@ class APIAnyApp(rx.App):
 
 _api = create_api()
 app = APIAnyApp(api_transformer=_api)
-app.register_lifespan_task(upstream_connections)
+app.register_lifespan_task(worker_lifespan)
 app.register_lifespan_task(internal_jobs)

@@ -187,6 +187,13 @@ def cmd_worker(args) -> int:
     return 0
 
 
+def cmd_serve_api(args) -> int:
+    from apiany.api.server import serve_api
+
+    serve_api(host=args.host, port=args.port, workers=args.workers)
+    return 0
+
+
 def cmd_finance_rollup(args) -> int:
     from apiany.services.finance import print_rollup
 
@@ -242,6 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=9100)
     p.set_defaults(func=cmd_sandbox)
+
+    p = sub.add_parser("serve-api", help="serve /v1, /api and webhooks without the console "
+                       "(API-only workers; docs/deploy.md)")
+    p.add_argument("--host", default="0.0.0.0")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1)
+    p.set_defaults(func=cmd_serve_api)
 
     jobs = sub.add_parser("jobs", help="internal jobs").add_subparsers(dest="jobs_cmd", required=True)
     jobs.add_parser("list", help="list jobs and their last run").set_defaults(func=cmd_jobs_list)

@@ -1,6 +1,6 @@
 """Profile APIAny's hot path: the sandbox, APIAny on uvicorn or, with BENCH_APP=reflex, in production mode (fresh SQLite,
 or BENCH_DB=postgres), wrk at one concurrency, py-spy sampling every thread
-of the app. Usage: python -m bench.profile [CONCURRENCY] [SECONDS] [stream]
+of the app (PROFILE_GIL=1: only the thread holding the GIL). Usage: python -m bench.profile [CONCURRENCY] [SECONDS] [stream]
 Writes bench/results/profile-*.txt (py-spy's top functions, `--format raw`
 collapsed stacks) for flame graphs or a quick look."""
 
@@ -38,7 +38,8 @@ def main() -> int:
         raw = OUT / f"profile-c{conns}-{'stream' if body is STREAM else 'unary'}.txt"
         spy = subprocess.Popen([str(servers.VENV_BIN / "py-spy"), "record", "--pid", str(app.proc.pid),
                                 "--duration", str(int(seconds)), "--format", "raw", "--rate", "100",
-                                "--output", str(raw), "--nonblocking", "--subprocesses"],
+                                "--output", str(raw), "--nonblocking", "--subprocesses",
+                                *(["--gil"] if os.environ.get("PROFILE_GIL") == "1" else [])],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         point: dict = {}
         worker = threading.Thread(target=lambda: point.update(load.run_wrk(

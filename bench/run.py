@@ -1,5 +1,7 @@
-"""`make bench`: APIAny side by side with calling the upstream directly, a
-bare aiohttp pass-through and the LiteLLM proxy, under the same wrk load:
+"""`make bench`: APIAny (the full app in production mode, and the API-only
+gateway server `python -m apiany serve-api`) side by side with calling the
+upstream directly, a bare aiohttp pass-through and the LiteLLM proxy, under
+the same wrk load:
 non-streaming and streaming, concurrency 1 / 32 / 128, BENCH_SECONDS (20)
 per point after a BENCH_WARMUP (3) second warm-up. Then checks correctness:
 every APIAny request has its usage row, `ledger verify` passes, the balance
@@ -9,7 +11,8 @@ the table in docs/benchmarks.md.
 Environment: BENCH_SECONDS, BENCH_WARMUP, BENCH_CONCURRENCY (1,32,128),
 BENCH_APP (reflex | uvicorn), BENCH_DB (sqlite | postgres: a fresh database
 `apiany_bench` on BENCH_PG_URL, default the local test server),
-BENCH_LITELLM=0 to skip LiteLLM, BENCH_DOCS=0 to leave docs/benchmarks.md alone.
+BENCH_LITELLM=0 to skip LiteLLM, BENCH_API_ONLY=0 to skip the API-only server,
+BENCH_DOCS=0 to leave docs/benchmarks.md alone.
 """
 
 from __future__ import annotations
@@ -106,10 +109,12 @@ def _check(env: dict, db_url: str, before: dict, ids_dir: Path, errors: int) -> 
     return result
 
 
-def _targets(sandbox, apiany, key, passthrough, litellm) -> list[tuple[str, str, str, object]]:
+def _targets(sandbox, apiany, api_only, key, passthrough, litellm) -> list[tuple[str, str, str, object]]:
     out = [("direct", sandbox.base_url + "/v1/chat/completions", "", sandbox),
-           ("apiany", apiany.base_url + "/v1/chat/completions", key, apiany),
-           ("passthrough", passthrough.base_url + "/v1/chat/completions", "", passthrough)]
+           ("apiany", apiany.base_url + "/v1/chat/completions", key, apiany)]
+    if api_only is not None:
+        out.append(("apiany_api", api_only.base_url + "/v1/chat/completions", key, api_only))
+    out.append(("passthrough", passthrough.base_url + "/v1/chat/completions", "", passthrough))
     if litellm is not None:
         out.append(("litellm", litellm.base_url + "/v1/chat/completions", servers.LITELLM_KEY,
                     litellm))
@@ -142,6 +147,10 @@ def main() -> int:
         key = _prepare(env)
         apiany, app_mode = servers.start_apiany(env, workdir, os.environ.get("BENCH_APP", "reflex"))
         procs.append(apiany)
+        api_only = None
+        if os.environ.get("BENCH_API_ONLY", "1") != "0":
+            api_only = servers.start_api_only(env, workdir)
+            procs.append(api_only)
         passthrough = servers.start_passthrough(sandbox.base_url, workdir)
         procs.append(passthrough)
         litellm = None
@@ -154,11 +163,11 @@ def main() -> int:
         print(f"servers up in {time.monotonic() - began:.0f}s; APIAny: {app_mode}", flush=True)
         before = _ledger_state(db_url)
         errors = 0
-        targets = _targets(sandbox, apiany, key, passthrough, litellm)
+        targets = _targets(sandbox, apiany, api_only, key, passthrough, litellm)
         for mode, body in (("unary", CHAT), ("stream", STREAM)):
             for conns in levels:
                 for name, url, auth, server in targets:
-                    ids = ids_dir / f"{name}-{mode}-{conns}.ids" if name == "apiany" else None
+                    ids = ids_dir / f"{name}-{mode}-{conns}.ids" if name.startswith("apiany") else None
                     if warmup > 0:
                         load.run_wrk(url, body, auth=auth, connections=conns, seconds=warmup,
                                      workdir=workdir, ids_path=ids and ids.with_suffix(".warm.ids"))
@@ -170,7 +179,7 @@ def main() -> int:
                     server.sample_rss()
                     point.update(target=name, mode=mode, concurrency=conns)
                     results["points"].append(point)
-                    errors += point["errors"] if name == "apiany" else 0
+                    errors += point["errors"] if name.startswith("apiany") else 0
                     print(f"{mode:6} c={conns:<4} {name:12} {point['rps']:>8} req/s  "
                           f"p50 {point['p50_ms']:7.2f} ms  p99 {point['p99_ms']:7.2f} ms  "
                           f"cpu {point['cpu_ms_per_request']:6.2f} ms/req  errors {point['errors']}", flush=True)

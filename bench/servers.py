@@ -166,6 +166,15 @@ def start_apiany(env: dict[str, str], workdir: Path, mode: str) -> tuple[Server,
         "uvicorn apiany.api.app:create_api (1 worker)"
 
 
+def start_api_only(env: dict[str, str], workdir: Path) -> Server:
+    """`python -m apiany serve-api`: the gateway without the Reflex console
+    (granian, one worker), on the same database."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "apiany", "serve-api", "--host", "127.0.0.1", "--port", str(port),
+           "--workers", "1"]
+    return start("apiany_api", cmd, env=env, workdir=workdir, port=port, health="/healthz")
+
+
 def start_passthrough(sandbox_url: str, workdir: Path) -> Server:
     port = free_port()
     return start("passthrough", [sys.executable, "-m", "bench.passthrough", sandbox_url, str(port)],

@@ -64,7 +64,8 @@ def wait_for(url: str, timeout: float = 30) -> None:
 
 
 class AppProcesses:
-    """N separate API worker processes (uvicorn) sharing the test's database."""
+    """N separate API-only servers (`python -m apiany serve-api`, granian, the
+    /v1 fast path in front) sharing the test's database."""
 
     def __init__(self, count: int, env: dict[str, str]):
         import os
@@ -76,8 +77,8 @@ class AppProcesses:
         self.ports = [free_port() for _ in range(count)]
         self.urls = [f"http://127.0.0.1:{p}" for p in self.ports]
         self.procs = [subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "apiany.api.app:create_api", "--port", str(p),
-             "--log-level", "warning"], env={**os.environ, "APIANY_JOBS": "0", **env}, cwd=root)
+            [sys.executable, "-m", "apiany", "serve-api", "--host", "127.0.0.1", "--port", str(p)],
+            env={**os.environ, "APIANY_JOBS": "0", **env}, cwd=root)
             for p in self.ports]
 
     def __enter__(self) -> AppProcesses:

@@ -22,10 +22,11 @@ def _field(loc) -> str:
     return ".".join(parts) or "body"
 
 
-def create_api(gateway: Gateway | None = None) -> FastAPI:
+def create_api(gateway: Gateway | None = None, lifespan=None) -> FastAPI:
     settings = get_settings()
     api = FastAPI(title="APIAny", version="1.0", docs_url="/api/docs", openapi_url="/api/openapi.json",
-                  description="OpenAI-compatible /v1 proxy and the APIAny management API.")
+                  description="OpenAI-compatible /v1 proxy and the APIAny management API.",
+                  lifespan=lifespan)
     api.state.gateway = gateway = gateway or Gateway(settings)
     api.add_middleware(BodyLimitMiddleware, default_limit=MANAGEMENT_LIMIT,
                        webhook_limit=settings.max_request_bytes)

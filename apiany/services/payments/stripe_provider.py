@@ -9,7 +9,8 @@ import json
 import time
 from typing import Any
 
-import stripe
+from typing import TYPE_CHECKING
+
 from sqlmodel import Session, select
 
 from apiany.core.errors import InvalidRequest
@@ -28,6 +29,9 @@ from apiany.services.payments.orders import (
     transition,
 )
 
+if TYPE_CHECKING:
+    import stripe
+
 CHECKOUT_TYPES = ("checkout.session.completed", "checkout.session.async_payment_succeeded",
                   "checkout.session.async_payment_failed", "checkout.session.expired")
 
@@ -45,7 +49,16 @@ def order_key(order: Order) -> str:
     return f"{order.id}-{int(order.created_at.timestamp() * 1000)}"
 
 
+def _stripe():
+    """The stripe package, imported on first use: ~11 MB that every server
+    worker would carry for the few requests that touch payments."""
+    import stripe
+
+    return stripe
+
+
 def _client() -> stripe.StripeClient:
+    stripe = _stripe()
     settings = get_settings()
     if not settings.stripe_secret_key:
         raise PaymentsNotConfigured("Payments are not configured (STRIPE_SECRET_KEY is not set).")
@@ -56,6 +69,7 @@ def _client() -> stripe.StripeClient:
 
 
 def _call(fn, *args, **kwargs):
+    stripe = _stripe()
     try:
         return fn(*args, **kwargs).to_dict()
     except stripe.StripeError as exc:
@@ -126,6 +140,7 @@ class StripeProvider:
         header = headers.get("stripe-signature")
         if not header:
             raise BadSignature("missing Stripe-Signature header")
+        stripe = _stripe()
         try:
             stripe.WebhookSignature.verify_header(
                 payload.decode("utf-8"), header, settings.stripe_webhook_secret,
