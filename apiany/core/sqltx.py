@@ -54,11 +54,14 @@ class Tx:
         return cls(session.connection(), session)
 
     def run(self, sql: SQL, params: dict | list[dict]):
-        """Execute on the transaction's cursor and return it; read what the
-        statement returns before the next one."""
+        """Execute and return the cursor; read what the statement returns
+        before the next one. SQLite: one cursor for the transaction;
+        psycopg: a cursor per statement (measured: reusing one costs more)."""
         cur = self.cur
-        if cur is None:
-            cur = self.cur = self.raw.cursor()
+        if cur is None or self.pg:
+            cur = self.raw.cursor()
+            if not self.pg:
+                self.cur = cur
         if isinstance(params, list) and len(params) != 1:
             cur.executemany(sql.pg if self.pg else sql.lite, params)
         elif isinstance(params, list):
@@ -69,13 +72,26 @@ class Tx:
 
     def do(self, sql: SQL, params: dict | list[dict]) -> int:
         """Execute; the number of rows changed."""
-        return self.run(sql, params).rowcount
+        cur = self.run(sql, params)
+        count = cur.rowcount  # before close(): psycopg forgets it
+        self._done(cur)
+        return count
 
     def one(self, sql: SQL, params: dict):
-        return self.run(sql, params).fetchone()
+        cur = self.run(sql, params)
+        row = cur.fetchone()
+        self._done(cur)
+        return row
 
     def all(self, sql: SQL, params: dict) -> list:
-        return self.run(sql, params).fetchall()
+        cur = self.run(sql, params)
+        rows = cur.fetchall()
+        self._done(cur)
+        return rows
+
+    def _done(self, cur) -> None:
+        if cur is not self.cur:
+            cur.close()
 
     def ts(self, value: datetime):
         """A timestamp as the models store it: aware for PostgreSQL,
