@@ -8,6 +8,7 @@ deployments that give API traffic its own workers behind the load balancer
 from __future__ import annotations
 
 import gc
+import os
 from contextlib import asynccontextmanager
 
 from apiany.gateway.upstream import close_sessions
@@ -29,17 +30,33 @@ async def worker_lifespan(_app=None):
 
 
 def create_gateway_server():
-    """ASGI factory for `python -m apiany serve-api` (granian --factory)."""
+    """ASGI factory for `python -m apiany serve-api` (granian --factory).
+    CORS as the full app answers it (Reflex's policy: the origins in
+    REFLEX_CORS_ALLOWED_ORIGINS, comma-separated, default any), so browser
+    clients see no difference between the two kinds of workers."""
+    from starlette.middleware.cors import CORSMiddleware
+
     from apiany.api.app import create_api
     from apiany.api.v1_fastpath import V1FastPath
 
     api = create_api(lifespan=worker_lifespan)
+    origins = [o.strip() for o in os.environ.get("REFLEX_CORS_ALLOWED_ORIGINS", "*").split(",")
+               if o.strip()]
+    api.add_middleware(CORSMiddleware, allow_credentials=True, allow_methods=["*"],
+                       allow_headers=["*"], allow_origins=origins)
     return V1FastPath(api, api.state.gateway)
 
 
 def serve_api(*, host: str, port: int, workers: int) -> None:
     from granian.constants import Interfaces
     from granian.server import Server
+
+    from apiany.core.settings import get_settings
+
+    # This process's port: what APIANY_PORT means for the full app (the
+    # sandbox mounted here, local URLs), for the workers forked below.
+    os.environ["APIANY_PORT"] = str(port)
+    get_settings.cache_clear()
 
     Server(target="apiany.api.server:create_gateway_server", factory=True, address=host, port=port,
            interface=Interfaces.ASGI, workers=workers).serve()

@@ -72,6 +72,12 @@ class InternalError(APIAnyError):
     error_type = "server_error"
 
 
+class ClientClosed(APIAnyError):
+    """The client went away before its request was read (nginx's 499)."""
+    status_code = 499
+    code = "client_closed"
+
+
 class TooLarge(APIAnyError):
     status_code = 413
     code = "request_too_large"

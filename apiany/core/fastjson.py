@@ -12,10 +12,15 @@ import orjson
 
 
 def loads(data: bytes | str) -> Any:
+    """Raises ValueError for anything that is not JSON we can use."""
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
+        pass
+    try:
         return json.loads(data)  # the standard library's answer, or its error
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def dumps(obj: Any) -> bytes:

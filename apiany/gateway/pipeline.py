@@ -18,7 +18,9 @@ from starlette.responses import Response
 
 from apiany.core import fastjson
 from apiany.core.db import utcnow
-from apiany.core.errors import APIAnyError, AuthenticationFailed, NotFound, PermissionDenied, RateLimited
+from apiany.core.errors import (
+    APIAnyError, AuthenticationFailed, ClientClosed, NotFound, PermissionDenied, RateLimited,
+)
 from apiany.core.security import hash_token
 from apiany.core.settings import Settings, get_settings
 from apiany.gateway.accounting import (
@@ -159,7 +161,8 @@ class Gateway:
                                    amount=max(estimate, 1), request_id=request_id,
                                    reference=media.reference if media else None)
         except APIAnyError as exc:
-            draft.status, draft.http_status = "error", exc.status_code
+            draft.status = "client_closed" if isinstance(exc, ClientClosed) else "error"
+            draft.http_status = exc.status_code
             draft.error_type, draft.error_summary = exc.code or exc.error_type, exc.message[:500]
             draft.latency_ms = int((time.perf_counter() - started) * 1000)
             await run_db_shielded(finalize_request, draft, hold_id=None, charge=0)

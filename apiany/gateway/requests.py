@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from apiany.core import fastjson
-from apiany.core.errors import InvalidRequest, TooLarge
+from apiany.core.errors import ClientClosed, InvalidRequest, TooLarge
 from apiany.gateway.cache import ModelInfo
 from apiany.services.pricing import TokenUsage, estimate_tokens, token_cost
 
@@ -41,11 +41,14 @@ async def read_limited(request: Request, limit: int) -> bytes:
     if declared and declared.isdigit() and int(declared) > limit:
         raise TooLarge(f"request body is {int(declared):,} bytes; the limit is {limit:,} bytes")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"request body exceeds the limit of {limit:,} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(f"request body exceeds the limit of {limit:,} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ClientClosed("the client closed the connection while sending the request body") from None
     return b"".join(chunks)
 
 

@@ -5,6 +5,7 @@ event loop, keep-alive, no per-call connection setup."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 
 import aiohttp
@@ -55,7 +56,10 @@ async def open_upstream(req: UpstreamRequest, *, connect_timeout: float) -> aioh
     except asyncio.TimeoutError:
         raise ProviderError("timeout", "upstream did not answer in time") from None
     except aiohttp.ClientConnectorError as exc:
-        raise ProviderError("connect_error", f"cannot connect to upstream: {exc.os_error}") from None
+        # errno's name only: the OS message names the upstream's address,
+        # which clients must not see.
+        reason = errno.errorcode.get(exc.os_error.errno or 0, type(exc.os_error).__name__)
+        raise ProviderError("connect_error", f"cannot connect to upstream ({reason})") from None
     except aiohttp.ClientError as exc:
         raise ProviderError("connect_error", f"upstream connection failed: {type(exc).__name__}") from None
 

@@ -71,3 +71,20 @@ async def test_an_unexpected_error_is_a_500_in_the_api_format():
     assert r.status_code == 500
     assert r.json()["error"]["type"] == "server_error"
     assert r.headers["x-request-id"].startswith("req_")
+
+
+async def test_the_api_only_server_answers_cors_like_the_full_app(db_url):
+    from apiany.api.server import create_gateway_server
+
+    transport = httpx.ASGITransport(app=create_gateway_server())
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        pre = await c.options("/v1/chat/completions", headers={
+            "origin": "https://app.example", "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization,content-type"})
+        post = await c.post("/v1/chat/completions", content=b"{}",
+                            headers={"origin": "https://app.example"})
+    assert pre.status_code == 200
+    assert pre.headers["access-control-allow-origin"] == "https://app.example"
+    assert "authorization" in pre.headers["access-control-allow-headers"].lower()
+    assert post.status_code == 401  # no key: the gateway's answer, with CORS headers
+    assert post.headers["access-control-allow-origin"] == "https://app.example"

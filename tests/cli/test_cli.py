@@ -84,3 +84,31 @@ def test_every_command_has_help(cli):
     for args in (("migrate",), ("seed",), ("users", "create"), ("credits", "grant"), ("balance",),
                  ("keys", "create"), ("ledger", "verify"), ("sandbox",)):
         assert "usage:" in cli(*args, "--help").stdout
+
+
+def test_serve_api_serves_the_sandbox_on_its_own_port(cli, tmp_path):
+    """`serve-api` alone, as a new user would start it: the sandbox mounted
+    in it answers on the port given (not APIANY_PORT's default)."""
+    import httpx
+
+    from tests.servers import free_port, wait_for
+
+    cli("seed")
+    cli("users", "create", "--email", "api@example.com", "--password", "long password 1")
+    key = cli("keys", "create", "--email", "api@example.com", "--name", "api").stdout.strip()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APIANY_") or k.startswith("APIANY_TEST")}
+    env.update(APIANY_DATABASE_URL=cli.url, APIANY_JOBS="0", APIANY_SANDBOX="1")
+    proc = subprocess.Popen([sys.executable, "-m", "apiany", "serve-api", "--host", "127.0.0.1",
+                             "--port", str(port)], cwd=ROOT, env=env)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz")
+        r = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", timeout=30,
+                       headers={"authorization": f"Bearer {key}"},
+                       json={"model": "sandbox-chat", "messages": [{"role": "user", "content": "hi"}]})
+    finally:
+        proc.terminate()
+        proc.wait(15)
+    assert r.status_code == 200, r.text
+    assert r.json()["object"] == "chat.completion"
+    assert float(cli("balance", "--email", "api@example.com").stdout) < 100

@@ -112,6 +112,8 @@ def test_disabled_key_is_403(client_for, api):
     (b'{"model": "sandbox-chat", "messages": [{"role":"user","content":"x"}], "max_tokens": 100000000000000000000}',
      400, "max_tokens"),
     (b'{"model": "sandbox-embed", "messages": [{"role":"user","content":"x"}]}', 400, "model"),
+    (b'{"model": "sandbox-chat", "messages": [{"role":"user","content":"x"}], "x": '
+     + b"[" * 5000 + b"]" * 5000 + b"}", 400, None),  # nested deeper than any parser allows
 ])
 def test_bad_input_names_the_field_and_charges_nothing(api, body, status, param):
     user = make_user(credits=1)
@@ -137,3 +139,45 @@ def test_oversized_body_is_413(api, monkeypatch):
     assert r.status_code == 413
     assert "limit" in r.json()["error"]["message"]
     assert usage_rows(user)[0].http_status == 413
+
+
+async def test_a_client_gone_while_sending_its_body_is_logged_not_an_error(gateway_db):
+    """The body never fully arrives: usage row `client_closed` (499), no hold
+    left, nothing charged, nothing logged as a server error."""
+    from starlette.requests import Request
+
+    from apiany.gateway import dbpool
+    from apiany.gateway.pipeline import Gateway
+
+    user = make_user(credits=1)
+    key = make_key(user)
+    messages = [{"type": "http.request", "body": b'{"model": "sandbox-chat", ', "more_body": True},
+                {"type": "http.disconnect"}]
+
+    async def receive():
+        return messages.pop(0)
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions", "query_string": b"",
+             "headers": [(b"authorization", f"Bearer {key}".encode()), (b"content-type", b"application/json")]}
+    response = await Gateway().handle(Request(scope, receive), "chat")
+    dbpool.drain()
+    assert response.status_code == 499
+    (row,) = usage_rows(user)
+    assert (row.status, row.http_status, row.credits_charged, row.error_type) == (
+        "client_closed", 499, 0, "client_closed")
+    assert balance(user) == 1_000_000
+    assert ledger_ok() == []
+
+
+async def test_connect_errors_do_not_show_the_upstream_address():
+    from apiany.gateway.upstream import close_sessions, open_upstream
+    from apiany.providers.base import ProviderError, UpstreamRequest
+    from tests.servers import free_port
+
+    port = free_port()  # nothing listens there
+    req = UpstreamRequest("POST", f"http://127.0.0.1:{port}/v1/chat/completions", {}, {"a": 1}, False, 5.0, False)
+    with pytest.raises(ProviderError) as info:
+        await open_upstream(req, connect_timeout=2)
+    await close_sessions()
+    assert info.value.kind == "connect_error"
+    assert info.value.message == "cannot connect to upstream (ECONNREFUSED)"
