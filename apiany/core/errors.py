@@ -72,6 +72,11 @@ class InternalError(APIAnyError):
     error_type = "server_error"
 
 
+class MethodNotAllowed(APIAnyError):
+    status_code = 405
+    code = "method_not_allowed"
+
+
 class ClientClosed(APIAnyError):
     """The client went away before its request was read (nginx's 499)."""
     status_code = 499

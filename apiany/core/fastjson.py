@@ -1,7 +1,8 @@
 """JSON on the /v1 hot path: orjson (several times faster than the standard
 library, and measurable per request), falling back to the standard library
-for what orjson refuses (integers beyond 64 bits, NaN), so inputs decode
-and encode exactly as they did, errors included."""
+for what orjson refuses (integers beyond 64 bits), so inputs decode and
+encode as they did. NaN and Infinity are refused, as JSON has no such
+values (the standard library would accept them)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,14 @@ def loads(data: bytes | str) -> Any:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
         pass
-    try:
-        return json.loads(data)  # the standard library's answer, or its error
+    try:  # the standard library's answer, or its error
+        return json.loads(data, parse_constant=_not_json)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
+
+
+def _not_json(name: str):
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def dumps(obj: Any) -> bytes:

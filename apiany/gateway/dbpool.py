@@ -217,6 +217,17 @@ def submit_db(fn: Callable[..., T], /, *args, **kwargs) -> None:
     future.add_done_callback(_finished)
 
 
+def work_to_come() -> Future:
+    """A placeholder for fire-and-forget work a running stream will submit
+    after its last byte (`drain` waits for it too); set its result when the
+    real work is submitted."""
+    future: Future = Future()
+    future.set_running_or_notify_cancel()
+    _pending.add(future)
+    future.add_done_callback(_finished)
+    return future
+
+
 def _finished(future) -> None:
     _pending.discard(future)
     if future.exception() is not None:
@@ -224,7 +235,12 @@ def _finished(future) -> None:
 
 
 def drain(timeout: float = 10.0) -> None:
-    """Wait for fire-and-forget work (tests, shutdown)."""
+    """Wait for fire-and-forget work (tests, shutdown), including what
+    streams still running will submit (their placeholder resolves once the
+    real work is queued, so wait again until nothing new appears)."""
     import concurrent.futures
+    import time
 
-    concurrent.futures.wait(list(_pending), timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while _pending and time.monotonic() < deadline:
+        concurrent.futures.wait(list(_pending), timeout=max(deadline - time.monotonic(), 0))

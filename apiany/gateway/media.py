@@ -20,7 +20,7 @@ from starlette.responses import Response, StreamingResponse
 from apiany.core.errors import InvalidRequest
 from apiany.gateway.accounting import HealthChange, finalize_request
 from apiany.gateway.cache import Catalog, ModelInfo
-from apiany.gateway.dbpool import run_db_shielded, submit_db
+from apiany.gateway.dbpool import run_db_shielded, submit_db, work_to_come
 from apiany.gateway.pipeline import ZERO, Call, Gateway, new_request_id
 from apiany.gateway.requests import ParsedBody, parse_json_object
 from apiany.gateway.routing import Candidate, plan_candidates
@@ -234,6 +234,7 @@ async def _relay_audio(gw: Gateway, call: Call, catalog: Catalog, cand: Candidat
     (or the client left after it started); a broken upstream costs nothing and
     the client's connection is dropped so a cut file never looks complete."""
     outcome = "success"
+    settled = work_to_come()
     try:
         async for chunk in resp.content.iter_any():
             yield chunk
@@ -246,10 +247,13 @@ async def _relay_audio(gw: Gateway, call: Call, catalog: Catalog, cand: Candidat
         raise
     finally:
         resp.close()
-        parsed: MediaBody = call.parsed  # type: ignore[assignment]
-        charge = fill_media_usage(gw, call, catalog, cand, parsed.quantity)
-        if outcome != "success":
-            call.draft.status = outcome
-        if outcome == "incomplete":
-            charge, call.draft.upstream_cost, call.draft.http_status = 0, 0, 502
-        submit_db(finalize_request, call.draft, hold_id=call.hold_id, charge=charge, health=health)
+        try:
+            parsed: MediaBody = call.parsed  # type: ignore[assignment]
+            charge = fill_media_usage(gw, call, catalog, cand, parsed.quantity)
+            if outcome != "success":
+                call.draft.status = outcome
+            if outcome == "incomplete":
+                charge, call.draft.upstream_cost, call.draft.http_status = 0, 0, 502
+            submit_db(finalize_request, call.draft, hold_id=call.hold_id, charge=charge, health=health)
+        finally:
+            settled.set_result(None)

@@ -30,7 +30,9 @@ from apiany.gateway.cache import Catalog, GatewayCache, KeyInfo, ModelInfo, foll
 from apiany.gateway.dbpool import run_db, run_db_shielded
 from apiany.gateway.errors import client_error_for, counts_against_channel, error_response, is_retryable
 from apiany.gateway.ratelimit import make_rate_limiter, retry_after_seconds
-from apiany.gateway.requests import ParsedBody, check_serves, estimate_cost, parse_body, read_limited
+from apiany.gateway.requests import (
+    ParsedBody, check_output_limit, check_serves, estimate_cost, parse_body, read_limited,
+)
 from apiany.gateway.routing import Candidate, ChannelHealth, plan_candidates
 from apiany.gateway.upstream import open_upstream, read_body
 from apiany.providers import get_adapter
@@ -154,6 +156,8 @@ class Gateway:
             catalog = await self.cache.catalog()
             model = self.resolve_model(catalog, key, parsed.model)
             check_serves(model, request_type)
+            if media is None:
+                check_output_limit(model, parsed)
             extra = await self.check_rate(key)
             estimate = (media.estimate(model, parsed) if media else
                         estimate_cost(model, parsed, request_type, self.settings.default_max_output_tokens))

@@ -119,6 +119,23 @@ def check_serves(model: ModelInfo, request_type: str) -> None:
             param="model", code="model_not_supported")
 
 
+def model_output_limit(model: ModelInfo) -> int | None:
+    """The model's own cap on output tokens (its `max_output_tokens` parameter)."""
+    cap = model.parameters.get("max_output_tokens") if isinstance(model.parameters, dict) else None
+    return cap if isinstance(cap, int) and not isinstance(cap, bool) and cap > 0 else None
+
+
+def check_output_limit(model: ModelInfo, parsed: ParsedBody) -> None:
+    """Asking for more output than the model can give is the caller's error
+    (400), not a reason to hold credits for it."""
+    cap = model_output_limit(model)
+    if cap is None or parsed.max_output_tokens is None or parsed.max_output_tokens <= cap:
+        return
+    name = next(n for n in ("max_completion_tokens", "max_tokens", "max_output_tokens") if n in parsed.body)
+    raise InvalidRequest(f"'{name}' is {parsed.max_output_tokens:,}, but model '{model.public_id}' "
+                         f"returns at most {cap:,} output tokens", param=name)
+
+
 def estimate_usage(parsed: ParsedBody, request_type: str, default_max_output: int) -> TokenUsage:
     prompt = estimate_tokens(parsed.input_chars)
     if request_type == "embedding":
@@ -127,4 +144,6 @@ def estimate_usage(parsed: ParsedBody, request_type: str, default_max_output: in
 
 
 def estimate_cost(model: ModelInfo, parsed: ParsedBody, request_type: str, default_max_output: int) -> int:
-    return token_cost(model.prices, estimate_usage(parsed, request_type, default_max_output))
+    cap = model_output_limit(model)
+    default = min(default_max_output, cap) if cap else default_max_output
+    return token_cost(model.prices, estimate_usage(parsed, request_type, default))

@@ -15,7 +15,7 @@ from starlette.responses import StreamingResponse
 
 from apiany.gateway.accounting import HealthChange, finalize_request
 from apiany.gateway.cache import Catalog
-from apiany.gateway.dbpool import submit_db
+from apiany.gateway.dbpool import submit_db, work_to_come
 from apiany.gateway.routing import Candidate
 from apiany.gateway.upstream import open_upstream, read_body
 from apiany.providers import get_adapter
@@ -77,6 +77,7 @@ async def _relay(gw, call, catalog: Catalog, cand: Candidate, resp: aiohttp.Clie
                  parser: StreamParser, first: list[bytes], health: list[HealthChange]):
     log = [] if call.key.log_content else None
     outcome = "success"
+    settled = work_to_come()
     try:
         for event in first:
             if log is not None:
@@ -104,7 +105,10 @@ async def _relay(gw, call, catalog: Catalog, cand: Candidate, resp: aiohttp.Clie
         raise
     finally:
         resp.close()  # stop reading the upstream at once
-        _settle_stream(gw, call, catalog, cand, parser, outcome, health, log)
+        try:
+            _settle_stream(gw, call, catalog, cand, parser, outcome, health, log)
+        finally:
+            settled.set_result(None)
 
 
 def _settle_stream(gw, call, catalog, cand, parser: StreamParser, outcome: str,

@@ -46,7 +46,19 @@ async def test_hot_routes_go_to_the_gateway(path, kind):
     assert gateway.calls == [(path, kind, b'{"model": "m"}')]
 
 
-@pytest.mark.parametrize("method,path", [("GET", "/v1/chat/completions"), ("GET", "/v1/models"),
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "HEAD"])
+async def test_other_methods_on_the_hot_routes_are_405(method):
+    gateway = FakeGateway()
+    async with client(gateway) as c:
+        r = await c.request(method, "/v1/chat/completions")
+    assert r.status_code == 405
+    assert r.headers["allow"] == "POST"
+    if method != "HEAD":
+        assert r.json()["error"]["code"] == "method_not_allowed"
+    assert gateway.calls == []
+
+
+@pytest.mark.parametrize("method,path", [("OPTIONS", "/v1/chat/completions"), ("GET", "/v1/models"),
                                          ("POST", "/v1/images/generations"), ("POST", "/api/keys"),
                                          ("GET", "/healthz"), ("POST", "/v1/chat/completions/x")])
 async def test_everything_else_reaches_the_full_app(method, path):

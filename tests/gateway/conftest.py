@@ -42,6 +42,7 @@ def _prepare(url: str, sandbox, monkeypatch) -> str:
     reset_settings()
     with session_scope() as session:
         add_model(session, "sandbox-chat", "chat", price_input_per_m=1 * CREDIT,
+                  parameters={"max_output_tokens": 4096},
                   price_output_per_m=2 * CREDIT, price_cached_input_per_m=CREDIT // 2)
         add_model(session, "sandbox-embed", "embedding", price_input_per_m=CREDIT // 10)
         add_channel(session, "sandbox", groups=["default"])

@@ -82,3 +82,22 @@ async def test_asyncio_callers_get_results_and_cancelled_units_do_not_run(scratc
     with pytest.raises(ValueError, match="unit 9 failed"):
         await asyncio.wait_for(failing, 5)
     assert scratch() == [7]
+
+
+def test_drain_waits_for_work_a_running_stream_will_submit(scratch):
+    """A stream settles after its last byte; a client (or a test) that saw
+    that byte and drains must still see the settlement."""
+    import time
+
+    from apiany.gateway import dbpool
+
+    placeholder = dbpool.work_to_come()
+
+    def stream_ends():
+        time.sleep(0.3)
+        dbpool.submit_db(insert, 5)
+        placeholder.set_result(None)
+
+    threading.Thread(target=stream_ends).start()
+    dbpool.drain(5)
+    assert scratch() == [5]

@@ -114,6 +114,10 @@ def test_disabled_key_is_403(client_for, api):
     (b'{"model": "sandbox-embed", "messages": [{"role":"user","content":"x"}]}', 400, "model"),
     (b'{"model": "sandbox-chat", "messages": [{"role":"user","content":"x"}], "x": '
      + b"[" * 5000 + b"]" * 5000 + b"}", 400, None),  # nested deeper than any parser allows
+    (b'{"model": "sandbox-chat", "messages": [{"role":"user","content":"x"}], "temperature": NaN}',
+     400, None),
+    (b'{"model": "sandbox-chat", "messages": [{"role":"user","content":"x"}], "max_tokens": 5000}',
+     400, "max_tokens"),  # above the model's max_output_tokens (4,096)
 ])
 def test_bad_input_names_the_field_and_charges_nothing(api, body, status, param):
     user = make_user(credits=1)
