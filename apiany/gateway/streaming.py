@@ -68,13 +68,40 @@ async def stream_call(gw, call, catalog: Catalog, plan: list[Candidate]):
         return await gw.fail(call, served, health)
     cand, (resp, parser, first) = served
     call.draft.ttft_ms = call.elapsed_ms()
-    relay = _relay(gw, call, catalog, cand, resp, parser, first, health)
-    return StreamingResponse(relay, media_type="text/event-stream",
-                             headers={**SSE_HEADERS, **call.headers()})
+    started: list[bool] = []
+    relay = _relay(gw, call, catalog, cand, resp, parser, first, health, started)
+
+    def never_started() -> None:
+        resp.close()
+        _settle_stream(gw, call, catalog, cand, parser, "client_closed", health, None, nothing_sent=True)
+
+    return SettlingStream(relay, started, never_started, media_type="text/event-stream",
+                          headers={**SSE_HEADERS, **call.headers()})
+
+
+class SettlingStream(StreamingResponse):
+    """The relay settles in its own `finally` once it runs; but when the
+    client is gone before the server takes the first chunk, the generator
+    never starts and that `finally` never runs. Then this settles instead
+    (nothing was delivered: the hold is released, the usage row says
+    client_closed)."""
+
+    def __init__(self, relay, started: list[bool], never_started, **kwargs):
+        super().__init__(relay, **kwargs)
+        self._started, self._never_started = started, never_started
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if not self._started:
+                self._never_started()
 
 
 async def _relay(gw, call, catalog: Catalog, cand: Candidate, resp: aiohttp.ClientResponse,
-                 parser: StreamParser, first: list[bytes], health: list[HealthChange]):
+                 parser: StreamParser, first: list[bytes], health: list[HealthChange],
+                 started: list[bool]):
+    started.append(True)
     log = [] if call.key.log_content else None
     outcome = "success"
     settled = work_to_come()
@@ -112,12 +139,13 @@ async def _relay(gw, call, catalog: Catalog, cand: Candidate, resp: aiohttp.Clie
 
 
 def _settle_stream(gw, call, catalog, cand, parser: StreamParser, outcome: str,
-                   health: list[HealthChange], log: list[bytes] | None) -> None:
+                   health: list[HealthChange], log: list[bytes] | None, *,
+                   nothing_sent: bool = False) -> None:
     """Bill from the upstream's usage when it came, else for what was
-    delivered. Runs in the DB pool without awaiting, so a cancelled client
-    task cannot stop it."""
+    delivered; nothing when not one byte reached the client. Runs in the DB
+    pool without awaiting, so a cancelled client task cannot stop it."""
     usage = parser.billable_usage(prompt_estimate=gw.prompt_estimate(call))
-    delivered = parser.usage is not None or parser.delivered_text_tokens > 0
+    delivered = not nothing_sent and (parser.usage is not None or parser.delivered_text_tokens > 0)
     charge, cost, tokens = gw.price(catalog, cand, usage) if delivered else (0, 0, None)
     d = call.draft
     if tokens is not None:

@@ -185,3 +185,36 @@ async def test_connect_errors_do_not_show_the_upstream_address():
     await close_sessions()
     assert info.value.kind == "connect_error"
     assert info.value.message == "cannot connect to upstream (ECONNREFUSED)"
+
+
+async def test_a_stream_whose_client_left_before_the_first_chunk_is_settled(gateway_db):
+    """The response could not even start (the client was gone): the relay
+    never ran, yet the hold is released and the usage row written."""
+    from starlette.requests import ClientDisconnect, Request
+
+    from apiany.gateway import dbpool
+    from apiany.gateway.pipeline import Gateway
+
+    user = make_user(credits=1)
+    key = make_key(user)
+    body = b'{"model": "sandbox-chat", "stream": true, "messages": [{"role": "user", "content": "hi"}]}'
+    sent = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive():
+        return sent.pop(0) if sent else {"type": "http.disconnect"}
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions", "query_string": b"",
+             "asgi": {"version": "3.0", "spec_version": "2.4"},
+             "headers": [(b"authorization", f"Bearer {key}".encode()), (b"content-type", b"application/json")]}
+    response = await Gateway().handle(Request(scope, receive), "chat")
+
+    async def gone(message):
+        raise OSError("connection reset by peer")
+
+    with pytest.raises(ClientDisconnect):
+        await response(scope, receive, gone)
+    dbpool.drain()
+    (row,) = usage_rows(user)
+    assert (row.status, row.credits_charged, row.stream) == ("client_closed", 0, True)
+    assert balance(user) == 1_000_000
+    assert ledger_ok() == []  # the hold was released, not left to expire
