@@ -194,6 +194,7 @@ async def test_a_stream_whose_client_left_before_the_first_chunk_is_settled(gate
 
     from apiany.gateway import dbpool
     from apiany.gateway.pipeline import Gateway
+    from apiany.gateway.upstream import close_sessions
 
     user = make_user(credits=1)
     key = make_key(user)
@@ -213,6 +214,7 @@ async def test_a_stream_whose_client_left_before_the_first_chunk_is_settled(gate
 
     with pytest.raises(ClientDisconnect):
         await response(scope, receive, gone)
+    await close_sessions()  # this test's event loop owns an upstream session
     dbpool.drain()
     (row,) = usage_rows(user)
     assert (row.status, row.credits_charged, row.stream) == ("client_closed", 0, True)
